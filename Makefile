@@ -1,0 +1,82 @@
+# nbops — two commands for a newcomer:
+#   make demo   set up, run the quickstart notebook on the embedded SQLite store, open JupyterLab
+#   make test   set up with test tools, lint everything, run the whole suite (Python + browser)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# jlpm (JupyterLab's pinned yarn) and the venv's tools must win over anything on the machine.
+export PATH := $(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+BUILD_DEPS := hatchling hatch-jupyter-builder editables "jupyterlab>=4.6,<5"
+INSTALL_INPUTS := pyproject.toml lab_extension/package.json lab_extension/yarn.lock $(wildcard lab_extension/src/*)
+
+.PHONY: demo demo-run lab test lint format chromium clean help
+
+help:
+	@echo "make demo   — install, run notebooks/01_quickstart.ipynb on the embedded store, start JupyterLab"
+	@echo "make test   — install with test tools, lint (ruff, eslint, prettier, stylelint), run tests/ and ui-tests/"
+	@echo "make lint | make format | make clean"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The editable install builds the lab extension (jlpm install + build) through hatch-jupyter-builder;
+# `labextension develop` links that build into the venv so JupyterLab loads it.
+$(VENV)/.installed: $(VENV)/bin/python $(INSTALL_INPUTS)
+	$(BIN)/pip install --quiet $(BUILD_DEPS)
+	$(BIN)/pip install --quiet --no-build-isolation -e .
+	$(BIN)/jupyter labextension develop . --overwrite >/dev/null
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet --no-build-isolation -e ".[test]"
+	@touch $@
+
+## demo: run the lifecycle notebooks headless, then open JupyterLab on the result.
+demo: demo-run lab
+
+demo-run: $(VENV)/.installed
+	@mkdir -p notebooks/executed
+	$(BIN)/papermill --cwd notebooks notebooks/01_quickstart.ipynb notebooks/executed/01_quickstart.ipynb
+	@echo
+	@$(BIN)/nbops info
+	@$(BIN)/nbops runs --limit 5
+
+lab: $(VENV)/.installed
+	@port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	token=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))'); \
+	root_flag=$$([ "$$(id -u)" = 0 ] && echo --allow-root); \
+	echo; echo "JupyterLab: http://127.0.0.1:$$port/lab/tree/notebooks/executed/01_quickstart.ipynb?token=$$token"; \
+	echo "Open the nbops panel in the left sidebar to see the runs. Stop with Ctrl+C."; echo; \
+	exec $(BIN)/jupyter lab --no-browser $$root_flag --ip=127.0.0.1 --port=$$port --ServerApp.port_retries=0 \
+	  --IdentityProvider.token=$$token --ServerApp.root_dir=$(CURDIR) --LabApp.news_url=None
+
+## test: the whole suite, exactly what CI runs.
+test: $(VENV)/.installed-test chromium lint
+	$(BIN)/python -m pytest --junitxml=test-results/junit.xml
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd lab_extension && jlpm run lint:check
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	cd lab_extension && jlpm run lint
+
+# Playwright cannot download browsers here: the browser tests use Debian's Chromium.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+clean:
+	rm -rf $(VENV) python_pkg/nbops/labextension lab_extension/lib lab_extension/node_modules \
+	  lab_extension/tsconfig.tsbuildinfo test-results notebooks/executed

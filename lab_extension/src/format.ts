@@ -1,0 +1,89 @@
+/**
+ * Pure formatting helpers for the runs list.
+ */
+
+/**
+ * Shown where a value is not known (yet), e.g. the duration of a running run.
+ */
+export const NO_VALUE = '—';
+
+/**
+ * The statuses that have their own badge colour.
+ */
+const KNOWN_STATUSES = ['finished', 'failed', 'running', 'killed', 'scheduled'];
+
+/**
+ * The modifier class of a status badge: `nbops-status-finished` etc.,
+ * `nbops-status-unknown` for a status nbops does not know.
+ */
+export function statusClass(status: string | null | undefined): string {
+  const key = (status ?? '').toLowerCase();
+  return `nbops-status-${KNOWN_STATUSES.includes(key) ? key : 'unknown'}`;
+}
+
+/**
+ * Format a duration: "850 ms", "12.3 s", "4 min 5 s", "2 h 3 min".
+ */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) {
+    return NO_VALUE;
+  }
+  if (ms < 1000) {
+    return `${Math.round(ms)} ms`;
+  }
+  if (ms < 60_000) {
+    // Keep one decimal but never show "60.0 s".
+    const seconds = Math.floor(ms / 100) / 10;
+    return `${seconds.toFixed(1)} s`;
+  }
+  const totalSeconds = Math.floor(ms / 1000);
+  if (totalSeconds < 3600) {
+    const minutes = Math.floor(totalSeconds / 60);
+    const seconds = totalSeconds % 60;
+    return seconds ? `${minutes} min ${seconds} s` : `${minutes} min`;
+  }
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  return minutes ? `${hours} h ${minutes} min` : `${hours} h`;
+}
+
+/**
+ * The duration of a run: the server's `duration_ms`, else end − start, else
+ * "—" (still running, or no start time).
+ */
+export function runDuration(run: {
+  duration_ms: number | null;
+  start_time: number | null;
+  end_time: number | null;
+}): string {
+  if (run.duration_ms !== null && run.duration_ms !== undefined) {
+    return formatDuration(run.duration_ms);
+  }
+  if (
+    run.start_time !== null &&
+    run.start_time !== undefined &&
+    run.end_time !== null &&
+    run.end_time !== undefined
+  ) {
+    return formatDuration(run.end_time - run.start_time);
+  }
+  return NO_VALUE;
+}
+
+/**
+ * A start time (epoch ms) as a local date-time, plus its ISO form for tooltips
+ * and `<time datetime>`. Both are "—"/'' when unknown.
+ */
+export function formatStart(epochMs: number | null | undefined): {
+  local: string;
+  iso: string;
+} {
+  if (epochMs === null || epochMs === undefined || !Number.isFinite(epochMs)) {
+    return { local: NO_VALUE, iso: '' };
+  }
+  const date = new Date(epochMs);
+  if (Number.isNaN(date.getTime())) {
+    return { local: NO_VALUE, iso: '' };
+  }
+  return { local: date.toLocaleString(), iso: date.toISOString() };
+}

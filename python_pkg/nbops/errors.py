@@ -1,0 +1,36 @@
+"""The one error family nbops raises on purpose.
+
+Every message is written for the person who hit it: what went wrong and what to
+do next, on one line. Faces turn these into a one-line message (magics), an exit
+code (CLI) or a 4xx JSON body (REST); anything that is not an ``NbopsError`` is a
+bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+
+class NbopsError(Exception):
+    """Base class: a problem the user can act on."""
+
+    #: HTTP status the REST face answers with.
+    http_status: int = 400
+
+
+class ConfigError(NbopsError):
+    """The nbops configuration (``[tool.nbops]``, environment) is invalid."""
+
+
+class StoreError(NbopsError):
+    """The MLflow store could not be reached or used."""
+
+    http_status = 503
+
+
+class InvalidInput(NbopsError):
+    """An argument from a user or a request is malformed."""
+
+
+class NotFound(NbopsError):
+    """A run, model or version named by the user does not exist."""
+
+    http_status = 404

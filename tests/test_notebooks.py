@@ -1,0 +1,79 @@
+"""Every notebook in notebooks/ runs headless in a real kernel and stores what it promises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import papermill as pm
+import pytest
+from mlflow import MlflowClient
+
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+
+
+def all_notebooks() -> list[Path]:
+    return sorted(
+        p
+        for p in NOTEBOOKS.rglob("*.ipynb")
+        if "executed" not in p.parts and ".ipynb_checkpoints" not in p.parts
+    )
+
+
+def check_quickstart(client: MlflowClient) -> None:
+    (run,) = client.search_runs(experiment_ids=["0"])
+    assert run.info.run_name == "quickstart-random-forest"
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"n_estimators": "25", "max_depth": "6", "random_state": "42"}
+    assert run.data.metrics["accuracy"] > 0.9
+    assert 0.9 < run.data.metrics["f1"] <= 1.0
+
+
+#: What each notebook must leave in the store, and the parameters it runs with in the suite.
+EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
+    "01_quickstart.ipynb": ({"n_estimators": 25}, check_quickstart),
+}
+
+
+def test_every_notebook_has_expectations() -> None:
+    names = {p.name for p in all_notebooks()}
+    assert names, "notebooks/ holds no notebook"
+    assert names == set(EXPECTATIONS), "each notebook needs an entry in EXPECTATIONS"
+
+
+@pytest.mark.parametrize("notebook", all_notebooks(), ids=lambda p: p.name)
+def test_notebook_runs_headless_and_stores_its_results(
+    notebook: Path, tracking_uri: str, tmp_path: Path
+) -> None:
+    parameters, check = EXPECTATIONS[notebook.name]
+    pm.execute_notebook(
+        notebook,
+        tmp_path / notebook.name,
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=notebook.parent,
+        progress_bar=False,
+    )
+    check(MlflowClient(tracking_uri))
+
+
+def test_a_failing_tracked_cell_fails_the_papermill_job_and_records_a_failed_run(
+    tracking_uri: str, tmp_path: Path
+) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext nbops"),
+        nbformat.v4.new_code_cell("%%track nightly-train\nraise RuntimeError('training data missing')"),
+        nbformat.v4.new_code_cell("after = True"),
+    ]
+    source = tmp_path / "job.ipynb"
+    nbformat.write(nb, source)
+    with pytest.raises(pm.PapermillExecutionError, match="training data missing"):
+        pm.execute_notebook(source, tmp_path / "out.ipynb", kernel_name="python3", progress_bar=False)
+    (run,) = MlflowClient(tracking_uri).search_runs(experiment_ids=["0"])
+    assert (run.info.run_name, run.info.status) == ("nightly-train", "FAILED")
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert executed.cells[-1].get("outputs", []) == []  # papermill stopped at the failing cell
+    assert any("nightly-train' FAILED" in o.get("text", "") for o in executed.cells[-2].outputs)

@@ -1,0 +1,130 @@
+"""A real ``jupyter lab`` server and Debian's Chromium, for browser tests.
+
+Playwright cannot download its own browsers here, so the session fixture points
+pytest-playwright at ``/usr/bin/chromium``. Each test module gets a fresh
+JupyterLab in a temporary project folder with its own settings and workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("NBOPS_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parents[1] / "test-results"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: run 'make test' (it installs Debian's chromium) or set NBOPS_CHROMIUM."
+        )
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+
+    def open(self, page, path: str = "lab") -> None:
+        page.goto(f"{self.url}{path}?token={self.token}")
+        page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "project"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "ui-test-project"\n')
+    # No "official Jupyter news?" toast over the page in screenshots.
+    notification = (
+        base / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
+    notification.parent.mkdir(parents=True)
+    notification.write_text('{"fetchNews": "false"}')
+    token = secrets.token_hex(16)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}  # the embedded default
+    env["JUPYTER_CONFIG_DIR"] = str(base / "config")
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
+    log = (base / "jupyter.log").open("w")
+    process = subprocess.Popen(
+        [
+            jupyter, "lab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--LabApp.user_settings_dir={base / 'settings'}", f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        ],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"jupyter lab did not start; see {base / 'jupyter.log'}")
+            time.sleep(0.2)
+    try:
+        yield Lab(url, token, root)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """Save a screenshot under test-results/ (kept as a CI artefact)."""
+
+    def take(name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in request.node.name)
+        path = ARTIFACTS / f"{safe}-{name}.png"
+        page.screenshot(path=str(path))
+        return path
+
+    return take

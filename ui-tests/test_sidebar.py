@@ -1,0 +1,99 @@
+"""A user runs a tracked cell in JupyterLab and sees the run in the nbops sidebar."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import nbformat
+from playwright.sync_api import Page, expect
+
+
+def open_sidebar(page: Page) -> None:
+    tab = page.locator('.lm-TabBar-tab[data-id="nbops-sidebar"]')
+    expect(tab).to_be_visible()
+    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+        tab.click()
+    expect(page.locator("#nbops-sidebar")).to_be_visible()
+
+
+def test_empty_sidebar_tells_a_new_user_what_to_type(lab, page: Page, screenshot) -> None:
+    lab.open(page)
+    open_sidebar(page)
+    empty = page.locator("#nbops-sidebar .nbops-empty")
+    expect(empty).to_be_visible()
+    expect(empty).to_contain_text("%load_ext nbops")
+    expect(empty).to_contain_text("%%track")
+    screenshot("empty")
+
+
+def test_tracked_cell_appears_in_the_sidebar(lab, page: Page, screenshot) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext nbops"),
+        nbformat.v4.new_code_cell(
+            "%%track browser-run\nimport mlflow\nmlflow.log_metric('accuracy', 0.97)\n6 * 7"
+        ),
+    ]
+    nbformat.write(nb, lab.root / "experiment.ipynb")
+
+    lab.open(page, "lab/tree/experiment.ipynb")
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=60_000)
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(2)
+    cells.nth(0).click()
+    page.keyboard.press("Shift+Enter")  # %load_ext nbops
+    page.keyboard.press("Shift+Enter")  # the %%track cell
+    output = cells.nth(1).locator(".jp-OutputArea-output")
+    expect(output.filter(has_text="FINISHED")).to_have_count(1, timeout=60_000)
+    expect(cells.nth(1).locator(".jp-OutputArea")).to_contain_text("42")
+
+    open_sidebar(page)
+    page.locator("#nbops-sidebar .nbops-refresh").click()
+    row = page.locator("#nbops-sidebar .nbops-run").filter(has_text="browser-run")
+    expect(row).to_have_count(1, timeout=20_000)
+    expect(row.locator(".nbops-run-status")).to_have_text("FINISHED")
+    expect(row.locator(".nbops-run-duration")).not_to_have_text("—")
+    expect(row.locator(".nbops-run-start")).not_to_be_empty()
+    screenshot("run-listed")
+
+    # The sidebar read the run from the store that the kernel wrote: the project's embedded default.
+    db = lab.root / ".nbops" / "mlflow.db"
+    with sqlite3.connect(db) as conn:
+        ((name, status),) = conn.execute("select name, status from runs").fetchall()
+    assert (name, status) == ("browser-run", "FINISHED")
+
+
+def test_sidebar_api_refuses_a_browser_without_the_token(lab, page: Page) -> None:
+    response = page.request.get(f"{lab.url}nbops/api/runs")
+    assert response.status == 403
+    ok = page.request.get(f"{lab.url}nbops/api/runs", headers={"Authorization": f"token {lab.token}"})
+    assert ok.status == 200 and "runs" in json.loads(ok.text())
+
+
+def _luminance(css_color: str) -> float:
+    r, g, b = (
+        int(v) / 255 for v in css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")[:3]
+    )
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_sidebar_follows_the_dark_theme(lab, page: Page, screenshot) -> None:
+    lab.open(page)
+    page.locator('.lm-MenuBar-itemLabel:text-is("Settings")').click()
+    page.locator('.lm-Menu-itemLabel:text-is("Theme")').hover()
+    page.locator('.lm-Menu-itemLabel:text-is("JupyterLab Dark")').click()
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=20_000)
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+    open_sidebar(page)
+    panel = page.locator("#nbops-sidebar")
+    background = panel.evaluate("el => getComputedStyle(el).backgroundColor")
+    text = panel.locator(".nbops-title").evaluate("el => getComputedStyle(el).color")
+    assert _luminance(background) < 0.3, background
+    assert _luminance(text) > 0.6, text
+    screenshot("dark")

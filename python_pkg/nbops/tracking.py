@@ -185,3 +185,15 @@ def _experiment_names(mlflow_client: Any) -> dict[str, str]:
         token = batch.token
         if not token:
             return names
+
+
+def current_experiment_id(start: Path | str | None = None) -> str:
+    """The experiment new runs go to in this process.
+
+    That is the one chosen with ``%nbops experiment`` or ``mlflow.set_experiment``,
+    else ``MLFLOW_EXPERIMENT_NAME`` / ``MLFLOW_EXPERIMENT_ID``, else ``Default``.
+    """
+    store.fluent(start)
+    from mlflow.tracking.fluent import _get_experiment_id
+
+    return _get_experiment_id() or "0"

@@ -25,16 +25,22 @@ $(VENV)/bin/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The editable install builds the lab extension (jlpm install + build) through hatch-jupyter-builder;
-# `labextension develop` links that build into the venv so JupyterLab loads it.
-$(VENV)/.installed: $(VENV)/bin/python $(INSTALL_INPUTS)
+# `labextension develop` then links that build into the venv so JupyterLab loads it. The link goes
+# first: a reinstall would otherwise copy the wheel's shared data through it into the source tree.
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/nbops
+define install_nbops
+	@if [ -L $(LABEXT_LINK) ]; then rm $(LABEXT_LINK); fi
 	$(BIN)/pip install --quiet $(BUILD_DEPS)
-	$(BIN)/pip install --quiet --no-build-isolation -e .
+	$(BIN)/pip install --quiet --no-build-isolation -e "$(1)"
 	$(BIN)/jupyter labextension develop . --overwrite >/dev/null
 	@touch $@
+endef
+
+$(VENV)/.installed: $(VENV)/bin/python $(INSTALL_INPUTS)
+	$(call install_nbops,.)
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet --no-build-isolation -e ".[test]"
-	@touch $@
+	$(call install_nbops,.[test])
 
 ## demo: run the lifecycle notebooks headless, then open JupyterLab on the result.
 demo: demo-run lab

@@ -58,6 +58,8 @@ def tracking_uri(tmp_path: Path, _pristine_store: Path, monkeypatch: pytest.Monk
     """A private store named by ``MLFLOW_TRACKING_URI``, as a team or CI would set it."""
     uri = copy_store(_pristine_store, tmp_path / "store")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # Experiments created by plain MLflow calls put artifacts under ./mlruns: keep them in tmp.
+    monkeypatch.chdir(tmp_path)
     yield uri
     _end_active_runs()
 

@@ -1,5 +1,6 @@
 """The notebook face, driven through a real IPython shell."""
 
+import os
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ def runs(uri: str):
     return MlflowClient(uri).search_runs(experiment_ids=["0"], order_by=["attributes.start_time DESC"])
 
 
-def test_load_ext_is_instant_because_mlflow_is_not_imported() -> None:
+def test_load_ext_is_instant_because_mlflow_is_not_imported(tmp_path) -> None:
     code = (
         "import sys\n"
         "from IPython.core.interactiveshell import InteractiveShell\n"
@@ -29,7 +30,12 @@ def test_load_ext_is_instant_because_mlflow_is_not_imported() -> None:
         "heavy = sorted(m for m in ('mlflow', 'sklearn', 'pandas', 'tornado') if m in sys.modules)\n"
         "print(heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # In a project without a store the background sweep has nothing to open either.
+    (tmp_path / "pyproject.toml").write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path, env=env
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
@@ -95,3 +101,87 @@ def test_help_describes_the_magic(shell, capsys) -> None:
     out = capsys.readouterr().out
     assert "Run this cell as an MLflow run" in out
     assert "--experiment" in out
+
+
+def test_params_and_tags_are_recorded_with_lineage(shell, tracking_uri) -> None:
+    shell.run_cell("lr = 0.1\nlayers = [64, 32]").raise_error()
+    shell.run_cell("%%track tuned --params lr,layers --tag team=churn --tag stage=dev\nx = 1").raise_error()
+    (run,) = runs(tracking_uri)
+    assert run.data.params == {"lr": "0.1", "layers": "[64, 32]"}
+    assert run.data.tags["team"] == "churn" and run.data.tags["stage"] == "dev"
+    assert len(run.data.tags["nbops.cell.sha256"]) == 64
+    assert run.data.tags["nbops.env.python"].count(".") == 2
+    assert run.data.tags["nbops.owner.pid"] == str(os.getpid())
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%%track r --params missing_var", "--params names missing_var, not defined in the notebook"),
+        ("%%track r --tag novalue", "--tag 'novalue' is not KEY=VALUE"),
+        ("%%track r --tag =x", "--tag '=x' is not KEY=VALUE"),
+        ("%%track r --bogus", "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_arguments_are_refused_before_the_cell_runs(shell, tracking_uri, capsys, line, message) -> None:
+    result = shell.run_cell(f"{line}\nside_effect = True")
+    assert not result.success
+    assert "side_effect" not in shell.user_ns
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert runs(tracking_uri) == []
+
+
+def test_a_non_numeric_metric_fails_the_run_with_a_clear_message(shell, tracking_uri, capsys) -> None:
+    result = shell.run_cell(
+        "%%track r\nimport nbops\nnbops.log_metric('loss', 0.5)\nnbops.log_metric('acc', 'high')"
+    )
+    assert not result.success
+    assert "metric 'acc' must be a number, got str 'high'" in capsys.readouterr().out
+    (run,) = runs(tracking_uri)
+    assert run.info.status == "FAILED"
+    assert run.data.metrics == {"loss": 0.5}  # what was logged before the error is kept
+
+
+def test_nested_tracks_a_child_of_the_active_run(shell, tracking_uri) -> None:
+    shell.run_cell("import mlflow\nparent = mlflow.start_run(run_name='sweep')").raise_error()
+    try:
+        shell.run_cell("%%track trial-1 --nested\npass").raise_error()
+    finally:
+        shell.run_cell("mlflow.end_run()")
+    child = next(r for r in runs(tracking_uri) if r.info.run_name == "trial-1")
+    assert child.data.tags["mlflow.parentRunId"] == shell.user_ns["parent"].info.run_id
+
+
+def test_nbops_experiment_and_status(shell, tracking_uri, capsys) -> None:
+    shell.run_cell("%nbops experiment churn model").raise_error()
+    assert "runs of this notebook go to experiment 'churn model'" in capsys.readouterr().out
+    shell.run_cell("%%track r\npass").raise_error()
+    experiment = MlflowClient(tracking_uri).get_experiment_by_name("churn model")
+    assert [r.info.run_name for r in MlflowClient(tracking_uri).search_runs([experiment.experiment_id])] == [
+        "r"
+    ]
+    shell.run_cell("%nbops status").raise_error()
+    out = capsys.readouterr().out
+    assert f"store:      {tracking_uri} (from env)" in out
+    assert f"experiment: churn model (id {experiment.experiment_id})" in out
+    assert "active run: none" in out
+    shell.run_cell("import mlflow\nmlflow.set_experiment(experiment_id='0')").raise_error()
+
+
+@pytest.mark.parametrize("line", ["%nbops", "%nbops --help"])
+def test_nbops_help_lists_the_commands(shell, capsys, line) -> None:
+    shell.run_cell(line).raise_error()
+    out = capsys.readouterr().out
+    assert "experiment NAME" in out and "status" in out and "%%track" in out
+
+
+def test_track_help_option_prints_usage_and_runs_nothing(shell, tracking_uri, capsys) -> None:
+    shell.run_cell("%%track --help\nran = True").raise_error()
+    assert "--params" in capsys.readouterr().out
+    assert "ran" not in shell.user_ns and runs(tracking_uri) == []
+
+
+def test_unknown_nbops_command_is_one_line(shell, capsys) -> None:
+    assert not shell.run_cell("%nbops promote").success
+    assert "unknown nbops command 'promote'" in capsys.readouterr().err

@@ -25,6 +25,18 @@ CHROMIUM = os.environ.get("NBOPS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[1] / "test-results"
 
 
+# pytest-jupyter (used by tests/) makes every test set up and close an asyncio loop;
+# Playwright's sync API runs its own loop in the same thread, so these tests opt out.
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[None]:
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> Iterator[None]:
+    yield None
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     if not Path(CHROMIUM).exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import nbformat
@@ -15,6 +16,19 @@ def open_sidebar(page: Page) -> None:
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
     expect(page.locator("#nbops-sidebar")).to_be_visible()
+
+
+def run_cells(page: Page, count: int) -> None:
+    """Run the first ``count`` cells one by one with Shift+Enter, as a user would."""
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=60_000)
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(count)
+    for index in range(count):
+        cell = cells.nth(index)
+        cell.locator(".jp-InputPrompt").click()
+        expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"))
+        page.keyboard.press("Shift+Enter")
+        expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"), timeout=60_000)
 
 
 def test_empty_sidebar_tells_a_new_user_what_to_type(lab, page: Page, screenshot) -> None:
@@ -43,12 +57,8 @@ def test_tracked_cell_appears_in_the_sidebar(lab, page: Page, screenshot) -> Non
     nbformat.write(nb, lab.root / "experiment.ipynb")
 
     lab.open(page, "lab/tree/experiment.ipynb")
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=60_000)
+    run_cells(page, 2)
     cells = page.locator(".jp-Notebook .jp-Cell")
-    expect(cells).to_have_count(2)
-    cells.nth(0).click()
-    page.keyboard.press("Shift+Enter")  # %load_ext nbops
-    page.keyboard.press("Shift+Enter")  # the %%track cell
     output = cells.nth(1).locator(".jp-OutputArea-output")
     expect(output.filter(has_text="FINISHED")).to_have_count(1, timeout=60_000)
     expect(cells.nth(1).locator(".jp-OutputArea")).to_contain_text("42")

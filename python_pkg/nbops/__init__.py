@@ -11,25 +11,52 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .tracking import track
+    from .datasets import log_dataset
+    from .tracking import log_metric, log_metrics, log_param, log_params, track
+    from .widgets.compare import compare
 
-__all__ = ["__version__", "track"]
+#: Public name → the module that defines it; imported on first use so ``import nbops`` stays instant.
+_LAZY = {
+    "track": "tracking",
+    "log_metric": "tracking",
+    "log_metrics": "tracking",
+    "log_param": "tracking",
+    "log_params": "tracking",
+    "log_dataset": "datasets",
+    "compare": "widgets.compare",
+}
+
+__all__ = [
+    "__version__",
+    "compare",
+    "log_dataset",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "track",
+]
 
 
 def __getattr__(name: str) -> Any:
-    # The public API is imported on first use so ``import nbops`` stays instant.
-    if name == "track":
-        from .tracking import track
+    if name in _LAZY:
+        import importlib
 
-        return track
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'nbops' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbops``: register the magics (MLflow loads when a run starts)."""
+    """``%load_ext nbops``: register the magics (MLflow loads when a run starts).
+
+    Runs left RUNNING by dead kernels are marked KILLED by a background sweep, so
+    loading stays instant.
+    """
+    from .liveness import sweep_in_background
     from .magics import NbopsMagics
 
     ipython.register_magics(NbopsMagics)
+    sweep_in_background()
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -57,8 +57,10 @@ def info() -> None:
 @_reports_errors
 def runs(limit: int, as_json: bool) -> None:
     """List the most recent runs, newest first."""
+    from .liveness import sweep
     from .tracking import format_duration, recent_runs
 
+    sweep()  # runs of dead processes are KILLED, not RUNNING
     page = recent_runs(max_results=limit)
     if as_json:
         click.echo(json.dumps(page, indent=2))

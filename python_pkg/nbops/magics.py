@@ -7,9 +7,10 @@ This module must import nothing heavy: it is loaded by ``%load_ext nbops``.
 from __future__ import annotations
 
 import ast
+import sys
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 
@@ -37,36 +38,126 @@ def run_cell_body(shell, cell: str, header: str) -> None:
         shell.displayhook(eval(compile(last, filename, "eval", flags=flags, dont_inherit=True), *namespaces))
 
 
+def parse_tags(items: list[str] | None) -> dict[str, str]:
+    tags = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--tag {item!r} is not KEY=VALUE; write it like --tag team=churn.")
+        tags[key.strip()] = value
+    return tags
+
+
+def read_params(names: str | None, user_ns: dict) -> dict[str, object]:
+    """The values of the notebook variables named in ``--params a,b,c``."""
+    wanted = [name.strip() for name in (names or "").split(",") if name.strip()]
+    missing = [name for name in wanted if name not in user_ns]
+    if missing:
+        raise UsageError(
+            f"--params names {', '.join(missing)}, not defined in the notebook; "
+            "define it before this cell or drop it from --params."
+        )
+    return {name: user_ns[name] for name in wanted}
+
+
+_NBOPS_USAGE = """\
+Usage: %nbops COMMAND [ARGS]
+
+Commands:
+  experiment NAME   log this notebook's runs to experiment NAME (created if missing)
+  status            show the tracking store, the experiment and the active run
+  --help            this text
+
+Cell magic:
+  %%track [RUN_NAME] [--params a,b] [--tag k=v]... [--autolog|--no-autolog] [--nested]
+                    run the cell as an MLflow run (%%track? for details)
+"""
+
+
 @magics_class
 class NbopsMagics(Magics):
-    """``%%track`` and friends."""
+    """``%%track`` and ``%nbops``."""
+
+    @line_magic
+    def nbops(self, line: str) -> None:
+        """nbops commands: experiment, status. ``%nbops --help`` lists them."""
+        from . import tracking
+        from .errors import NbopsError
+
+        command, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        try:
+            if command in ("", "--help", "-h", "help"):
+                print(_NBOPS_USAGE, end="")
+            elif command == "experiment":
+                if not rest:
+                    raise UsageError("usage: %nbops experiment NAME")
+                experiment_id = tracking.use_experiment(rest)
+                print(f"nbops: runs of this notebook go to experiment {rest!r} (id {experiment_id}).")
+            elif command == "status":
+                if rest:
+                    raise UsageError("usage: %nbops status")
+                print(tracking.status_text())
+            else:
+                raise UsageError(f"unknown nbops command {command!r}; %nbops --help lists the commands.")
+        except NbopsError as exc:
+            raise UsageError(str(exc)) from None
 
     @magic_arguments()
     @argument("run_name", nargs="?", default=None, help="Name of the MLflow run (default: MLflow picks one).")
     @argument("--experiment", "-e", default=None, help="Experiment to log to (created if missing).")
+    @argument("--params", "-p", default=None, help="Comma-separated notebook variables to log as params.")
+    @argument("--tag", "-t", action="append", metavar="KEY=VALUE", help="A tag for the run; repeatable.")
+    @argument(
+        "--autolog", dest="autolog", action="store_true", default=None, help="scikit-learn autologging on."
+    )
+    @argument("--no-autolog", dest="autolog", action="store_false", help="scikit-learn autologging off.")
+    @argument("--nested", action="store_true", help="Track as a child of the run already active.")
     @cell_magic
     def track(self, line: str, cell: str) -> None:
         """Run this cell as an MLflow run in the project's store.
 
-        The run ends FINISHED when the cell completes and FAILED when it raises;
-        the exception is still raised, so the notebook (and papermill) stop as
-        usual. Inside the cell, ``mlflow.log_metric`` and friends log to it.
+        The run ends FINISHED when the cell completes, FAILED when it raises (the
+        traceback is kept with the run and the exception still stops the notebook)
+        and KILLED on an interrupt. Recorded without code: the notebook, the cell's
+        source and hash, git commit/branch/dirty state, Python and pinned packages,
+        and scikit-learn autologging (default on when the cell uses scikit-learn).
+        Inside the cell ``nbops.log_metric`` (buffered, fast) and ``mlflow.log_*`` log to it.
 
         Example::
 
-            %%track baseline
-            model.fit(X, y)
-            mlflow.log_metric("accuracy", model.score(X_test, y_test))
+            %%track baseline --params C,max_iter --tag team=churn
+            model = LogisticRegression(C=C, max_iter=max_iter).fit(X, y)
+            nbops.log_metric("accuracy", model.score(X_test, y_test))
         """
         __tracebackhide__ = True
-        from . import tracking
+        from . import lineage, tracking
         from .errors import NbopsError
 
+        if {"-h", "--help"} & set(line.split()):
+            print(self.track.__doc__)
+            return
         args = parse_argstring(self.track, line)
+        # Everything that can be refused is checked before the cell runs or a run starts.
+        tags = parse_tags(args.tag)
+        params = read_params(args.params, self.shell.user_ns)
+        autolog = args.autolog
+        if autolog is None:
+            autolog = "sklearn" in cell or "sklearn" in sys.modules
+        header = f"%%track {line}".rstrip()  # the cell as the notebook shows it starts with this line
         run = None
         try:
-            with tracking.track(args.run_name, experiment=args.experiment) as run:
-                run_cell_body(self.shell, cell, f"%%track {line}".rstrip())
+            with tracking.track(
+                args.run_name,
+                experiment=args.experiment,
+                params=params,
+                tags=tags,
+                autolog=autolog,
+                nested=args.nested,
+                cell=(f"{header}\n{cell.removesuffix(chr(10))}", max(self.shell.execution_count - 1, 0)),
+                notebook=lineage.notebook_path(self.shell.user_ns),
+            ) as run:
+                run_cell_body(self.shell, cell, header)
         except NbopsError as exc:
             if run is None:  # nbops refused to start the run: say why, in one line
                 raise UsageError(str(exc)) from None

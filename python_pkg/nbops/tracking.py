@@ -8,18 +8,22 @@ records it.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import config, store
+from . import config, lineage, store
+from .batching import RunWriter, as_metric_value
 from .errors import InvalidInput, NbopsError
 
 #: Longest error text kept on a failed run (MLflow tag values are bounded).
 _ERROR_TAG_LIMIT = 1000
 ERROR_TAG = "nbops.error"
+TRACEBACK_ARTIFACT = "error/traceback.txt"
 
 
 @dataclass(frozen=True)
@@ -75,51 +79,223 @@ def _error_text(exc: BaseException) -> str:
     return text if len(text) <= _ERROR_TAG_LIMIT else text[: _ERROR_TAG_LIMIT - 1] + "…"
 
 
+@dataclass
+class _Tracked:
+    """nbops' state for one active run: its id and its background writer."""
+
+    run_id: str
+    writer: RunWriter
+
+
+#: Runs started by ``track`` in this process, innermost last.
+_stack: list[_Tracked] = []
+
+_METRIC_NAME = re.compile(r"^[/\w.\- :]+$")
+_checked_names: set[str] = set()
+
+
 @contextmanager
 def track(
     run_name: str | None = None,
     *,
     experiment: str | None = None,
+    params: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
+    autolog: bool | None = None,
+    nested: bool = False,
+    cell: tuple[str, int | None] | None = None,
+    notebook: str | None = None,
     start: Path | str | None = None,
 ) -> Iterator[Any]:
-    """Run the enclosed block as an MLflow run (``mlflow.ActiveRun``).
+    """Run the enclosed block as an MLflow run (yields ``mlflow.ActiveRun``).
 
-    Code inside may use the ordinary ``mlflow.log_*`` calls: the run is the
-    active fluent run. ``experiment`` names an experiment (created if missing);
-    without it MLflow's own choice applies (``mlflow.set_experiment``, the
-    ``MLFLOW_EXPERIMENT_NAME`` variable, else ``Default``).
+    Recorded without user code: the notebook and cell (``cell`` is the source and
+    execution count), git commit/branch/dirty state and the notebook's diff, the
+    Python version and pinned packages (computed once per process), and the owning
+    host/pid/kernel so a run left behind by a dead process can be found and marked
+    KILLED. ``params`` are logged at the start; ``autolog`` turns on scikit-learn
+    autologging inside the block (default: when scikit-learn is already imported).
+    Code inside may call ``nbops.log_metric`` (buffered) or ``mlflow.log_*``.
     """
     __tracebackhide__ = True
     if run_name is not None and not run_name.strip():
         raise InvalidInput("the run name is empty; give a name such as 'baseline' or leave it out.")
+    param_values = _as_params(params or {})
     mlflow = store.fluent(start)
     active = mlflow.active_run()
-    if active is not None:
+    if active is not None and not nested:
         raise NbopsError(
-            f"run {active.info.run_id} is already active in this process; "
-            "end it with mlflow.end_run() before starting another tracked run."
+            f"run {active.info.run_id} is already active in this process; end it with mlflow.end_run() "
+            "or pass --nested to track this cell as a child run."
         )
     experiment_id = store.ensure_experiment(experiment, start) if experiment else None
-    run = mlflow.start_run(run_name=run_name, experiment_id=experiment_id, tags=tags)
+    facts = lineage.notebook_lineage(notebook if notebook is not None else lineage.notebook_path())
+    for extra in (lineage.environment_lineage(), lineage.cell_lineage(*cell) if cell else None):
+        if extra:
+            facts.tags.update(extra.tags)
+            facts.texts.update(extra.texts)
+    all_tags = {**facts.tags, **lineage.owner_tags(), **(tags or {})}
+    run = mlflow.start_run(
+        run_name=run_name, experiment_id=experiment_id, tags=all_tags, nested=active is not None
+    )
+    client = store.client(start)
+    run_id = run.info.run_id
+    tracked = _Tracked(run_id, RunWriter(client, run_id))
+    _stack.append(tracked)
+    autologging = False
     try:
+        autologging = _start_autolog(mlflow, autolog)
+        if param_values:
+            _log_params(client, run_id, param_values)
+        for path, text in facts.texts.items():
+            tracked.writer.add_text(path, text)
         yield run
     except KeyboardInterrupt:
-        _end(mlflow, "KILLED", "KeyboardInterrupt: interrupted")
+        _finish(mlflow, client, tracked, autologging, "KILLED", "KeyboardInterrupt: interrupted", None)
         raise
     except BaseException as exc:
-        _end(mlflow, "FAILED", _error_text(exc))
+        _finish(mlflow, client, tracked, autologging, "FAILED", _error_text(exc), exc)
         raise
     else:
-        mlflow.end_run("FINISHED")
+        _finish(mlflow, client, tracked, autologging, "FINISHED", None, None)
 
 
-def _end(mlflow: Any, status: str, error: str) -> None:
-    """Record why the run stopped, then end it; the tag must never mask the error."""
-    try:
-        mlflow.set_tag(ERROR_TAG, error)
-    finally:
-        mlflow.end_run(status)
+def _finish(
+    mlflow: Any,
+    client: Any,
+    tracked: _Tracked,
+    autologging: bool,
+    status: str,
+    error: str | None,
+    exc: BaseException | None,
+) -> None:
+    """Flush, record why the run stopped, then end it; nothing here may mask the user's error."""
+    __tracebackhide__ = True
+    problems: list[BaseException] = []
+    steps = [tracked.writer.close]
+    if autologging:
+        steps.append(lambda: _stop_autolog(mlflow))
+    if error is not None:
+        steps.append(lambda: client.set_tag(tracked.run_id, ERROR_TAG, error))
+    if exc is not None:
+        steps.append(lambda: client.log_text(tracked.run_id, _traceback_text(exc), TRACEBACK_ARTIFACT))
+    for step in steps:
+        try:
+            step()
+        except Exception as problem:
+            problems.append(problem)
+    _stack.remove(tracked)
+    if problems and status == "FINISHED":
+        status = "FAILED"
+        with suppress(Exception):
+            client.set_tag(tracked.run_id, ERROR_TAG, _error_text(problems[0]))
+    mlflow.end_run(status)
+    if problems and exc is None:
+        raise problems[0]
+
+
+def _traceback_text(exc: BaseException) -> str:
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    # The frames of nbops and IPython that led into the user's code say nothing to the user.
+    while frames and ("/nbops/" in frames[0].filename or "/IPython/" in frames[0].filename):
+        frames.pop(0)
+    return (
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_list(frames))
+        + "".join(traceback.format_exception_only(exc))
+    )
+
+
+def _start_autolog(mlflow: Any, autolog: bool | None) -> bool:
+    """Turn on scikit-learn autologging for this run, unless the user already manages it."""
+    import sys
+
+    if autolog is False or (autolog is None and "sklearn" not in sys.modules):
+        return False
+    from mlflow.utils.autologging_utils import autologging_is_disabled
+
+    if not autologging_is_disabled("sklearn"):
+        return False  # switched on by the user: theirs to keep
+    import mlflow.sklearn
+
+    # Models are registered explicitly (and fast) by nbops; autolog's model logging
+    # would spend seconds inferring requirements on every fit.
+    mlflow.sklearn.autolog(log_models=False, log_datasets=False, silent=True)
+    return True
+
+
+def _stop_autolog(mlflow: Any) -> None:
+    import mlflow.sklearn
+
+    mlflow.sklearn.autolog(disable=True, silent=True)
+
+
+def _as_params(params: dict[str, Any]) -> dict[str, str]:
+    values = {}
+    for key, value in params.items():
+        if not isinstance(key, str) or not _METRIC_NAME.match(key):
+            raise InvalidInput(f"param name {key!r} is not valid; use letters, digits, _ - . / : and spaces.")
+        text = str(value)
+        values[key] = text if len(text) <= 6000 else text[:5999] + "…"
+    return values
+
+
+def _log_params(client: Any, run_id: str, values: dict[str, str]) -> None:
+    from mlflow.entities import Param
+
+    items = [Param(k, v) for k, v in values.items()]
+    for i in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[i : i + 100])
+
+
+def _current() -> _Tracked:
+    if not _stack:
+        raise NbopsError(
+            "no tracked run is active; log inside a %%track cell or a `with nbops.track(...)` block."
+        )
+    return _stack[-1]
+
+
+def active_run_id() -> str:
+    """The id of the innermost run started by ``track`` in this process."""
+    return _current().run_id
+
+
+def _check_metric_name(key: str) -> None:
+    if key in _checked_names:
+        return
+    if not isinstance(key, str) or not _METRIC_NAME.match(key):
+        raise InvalidInput(f"metric name {key!r} is not valid; use letters, digits, _ - . / : and spaces.")
+    _checked_names.add(key)
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    """Queue one metric point on the active tracked run; returns at once."""
+    _check_metric_name(key)
+    _current().writer.add(key, as_metric_value(key, value), step)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    """Queue several metrics at the same step and time."""
+    tracked = _current()
+    now = int(time.time() * 1000)
+    points = []
+    for key, value in metrics.items():
+        _check_metric_name(key)
+        points.append((key, as_metric_value(key, value), now, step or 0))
+    tracked.writer.extend(points)
+
+
+def log_param(key: str, value: Any) -> None:
+    """Log one param on the active tracked run (written at once: params are few)."""
+    log_params({key: value})
+
+
+def log_params(params: dict[str, Any]) -> None:
+    tracked = _current()
+    _log_params(store.client(), tracked.run_id, _as_params(params))
 
 
 def summary(run_id: str, start: Path | str | None = None) -> RunSummary:
@@ -197,3 +373,30 @@ def current_experiment_id(start: Path | str | None = None) -> str:
     from mlflow.tracking.fluent import _get_experiment_id
 
     return _get_experiment_id() or "0"
+
+
+def use_experiment(name: str, start: Path | str | None = None) -> str:
+    """Send this process's next runs to experiment ``name`` (created if missing)."""
+    if not name.strip():
+        raise InvalidInput("the experiment name is empty; give a name such as 'churn-model'.")
+    experiment_id = store.ensure_experiment(name.strip(), start)
+    store.fluent(start).set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def status_text(start: Path | str | None = None) -> str:
+    """What ``%nbops status`` prints: the store, the experiment and the active run."""
+    settings = config.resolve(start)
+    lines = [
+        f"store:      {config.redact_uri(settings.tracking_uri)} (from {settings.source})",
+        f"project:    {settings.project_root}",
+    ]
+    mlflow_client = store.client(start)
+    experiment = mlflow_client.get_experiment(current_experiment_id(start))
+    lines.append(f"experiment: {experiment.name} (id {experiment.experiment_id})")
+    active = store.fluent(start).active_run()
+    if active is None:
+        lines.append("active run: none")
+    else:
+        lines.append(f"active run: {active.info.run_name} ({active.info.run_id})")
+    return "\n".join(lines)

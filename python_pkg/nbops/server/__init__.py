@@ -6,7 +6,7 @@ from typing import Any
 
 from jupyter_server.utils import url_path_join
 
-from .handlers import RunsHandler, StatusHandler
+from .handlers import RunsHandler, StatusHandler, run_in_store_thread
 
 API_PREFIX = "nbops/api"
 
@@ -24,3 +24,33 @@ def setup_handlers(server_app: Any) -> None:
     handlers = [(url_path_join(base_url, API_PREFIX, path), cls, options) for path, cls in ROUTES]
     web_app.add_handlers(".*$", handlers)
     server_app.log.info("nbops: REST API at %s", url_path_join(base_url, API_PREFIX))
+    watch_kernels(server_app)
+
+
+KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+
+
+def watch_kernels(server_app: Any) -> None:
+    """When Jupyter restarts or shuts down a kernel, mark that kernel's orphaned runs KILLED.
+
+    A kernel that dies is restarted by Jupyter's auto-restarter, which emits the
+    same ``restart`` event, so crashes and SIGKILLs are covered too.
+    """
+    from ..liveness import sweep
+
+    root_dir = server_app.root_dir
+
+    async def on_kernel_action(logger: Any, schema_id: str, data: dict) -> None:
+        kernel_id = data.get("kernel_id")
+        if data.get("action") in ("restart", "shutdown") and data.get("status") == "success" and kernel_id:
+            try:
+                marked = await run_in_store_thread(sweep, root_dir, kernel_id=kernel_id)
+            except Exception:
+                server_app.log.warning(
+                    "nbops: could not check the runs of kernel %s", kernel_id, exc_info=True
+                )
+                return
+            if marked:
+                server_app.log.info("nbops: marked %d run(s) of kernel %s KILLED", len(marked), kernel_id)
+
+    server_app.event_logger.add_listener(schema_id=KERNEL_ACTIONS_SCHEMA, listener=on_kernel_action)

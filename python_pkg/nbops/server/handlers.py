@@ -27,6 +27,12 @@ AUTH_RESOURCE = "nbops"
 _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbops-store")
 
 
+async def run_in_store_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a (blocking) core function off the event loop, in nbops' store threads."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor, lambda: fn(*args, **kwargs))
+
+
 class NbopsHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
@@ -34,9 +40,7 @@ class NbopsHandler(APIHandler):
         self.root_dir = root_dir
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a core function in the store's thread pool."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_executor, lambda: fn(*args, **kwargs))
+        return await run_in_store_thread(fn, *args, **kwargs)
 
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.get_query_argument(name, str(default))

@@ -1,0 +1,224 @@
+"""Where a run came from: notebook, cell, git state, environment and the owning process.
+
+Everything here is read from the process itself (environment, /proc, git), never
+asked of the user, so a run is traceable whether it was started by a click in
+JupyterLab, a plain ``papermill in.ipynb out.ipynb`` or a script.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Set by nbops' own notebook runners (gates) for the kernels they start.
+ENV_NOTEBOOK_PATH = "NBOPS_NOTEBOOK_PATH"
+
+# Tag names. MLflow's own ``mlflow.source.*`` tags are filled too, so the MLflow UI shows them.
+TAG_NOTEBOOK = "nbops.notebook.path"
+TAG_CELL_HASH = "nbops.cell.sha256"
+TAG_EXECUTION_COUNT = "nbops.cell.execution_count"
+TAG_GIT_COMMIT = "mlflow.source.git.commit"
+TAG_GIT_BRANCH = "mlflow.source.git.branch"
+TAG_GIT_REPO = "mlflow.source.git.repoURL"
+TAG_GIT_DIRTY = "nbops.git.dirty"
+TAG_HOST = "nbops.owner.host"
+TAG_PID = "nbops.owner.pid"
+TAG_PROCESS_START = "nbops.owner.started"
+TAG_KERNEL = "nbops.owner.kernel_id"
+TAG_PYTHON = "nbops.env.python"
+TAG_ENV_HASH = "nbops.env.sha256"
+
+
+@dataclass
+class Lineage:
+    """The facts recorded on a run, as tags and as small text artifacts."""
+
+    tags: dict[str, str] = field(default_factory=dict)
+    #: artifact path → text content
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+# --- the owning process -------------------------------------------------------------------------
+
+
+def kernel_id() -> str | None:
+    """The Jupyter kernel id of this process, when it is a kernel."""
+    if "ipykernel" not in sys.modules:
+        return None
+    try:
+        from ipykernel import get_connection_file
+
+        name = Path(get_connection_file()).stem
+    except Exception:  # not a running kernel (e.g. IPython in a terminal)
+        return None
+    return name.removeprefix("kernel-") or None
+
+
+@functools.cache
+def _process_start() -> str:
+    import psutil
+
+    return f"{psutil.Process().create_time():.3f}"
+
+
+def owner_tags() -> dict[str, str]:
+    """Host, pid and process start time: enough to tell a dead owner from a live one."""
+    tags = {TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid()), TAG_PROCESS_START: _process_start()}
+    kid = kernel_id()
+    if kid:
+        tags[TAG_KERNEL] = kid
+    return tags
+
+
+# --- the notebook -------------------------------------------------------------------------------
+
+
+def notebook_path(user_ns: dict | None = None) -> str | None:
+    """The path of the notebook this kernel runs, or ``None`` outside a notebook.
+
+    JupyterLab tells its kernels through ``JPY_SESSION_NAME`` (also ``__session__``);
+    nbops' runners set ``NBOPS_NOTEBOOK_PATH``; a kernel started by the papermill
+    command finds the input notebook on its parent's command line.
+    """
+    explicit = os.environ.get(ENV_NOTEBOOK_PATH)
+    if explicit:
+        return str(Path(explicit).resolve())
+    session = os.environ.get("JPY_SESSION_NAME") or (user_ns or {}).get("__session__")
+    if isinstance(session, str) and session:
+        path = Path(session)
+        return str(path if path.is_absolute() else (Path.cwd() / path).resolve())
+    return _papermill_input_path()
+
+
+@functools.cache
+def _papermill_input_path() -> str | None:
+    try:
+        import psutil
+
+        parent = psutil.Process().parent()
+        if parent is None:
+            return None
+        argv, cwd = parent.cmdline(), parent.cwd()
+    except Exception:
+        return None
+    return papermill_input_from_argv(argv, cwd)
+
+
+def papermill_input_from_argv(argv: list[str], cwd: str) -> str | None:
+    """The input notebook of a ``papermill ...`` command line, resolved against ``cwd``."""
+    for index, word in enumerate(argv[:3]):
+        if Path(word).name == "papermill" or (word == "-m" and argv[index + 1 : index + 2] == ["papermill"]):
+            start = index + (2 if word == "-m" else 1)
+            break
+    else:
+        return None
+    try:
+        from papermill.cli import papermill as command
+
+        context = command.make_context("papermill", list(argv[start:]), resilient_parsing=True)
+    except Exception:
+        return None
+    path = context.params.get("notebook_path")
+    if not path or "://" in path or path == "-":
+        return path or None
+    return str((Path(cwd) / path).resolve())
+
+
+def cell_lineage(source: str, execution_count: int | None) -> Lineage:
+    lineage = Lineage()
+    lineage.tags[TAG_CELL_HASH] = hashlib.sha256(source.encode()).hexdigest()
+    if execution_count is not None:
+        lineage.tags[TAG_EXECUTION_COUNT] = str(execution_count)
+    lineage.texts["lineage/cell.py"] = source
+    return lineage
+
+
+def notebook_lineage(path: str | None) -> Lineage:
+    lineage = Lineage()
+    if path:
+        lineage.tags[TAG_NOTEBOOK] = path
+        lineage.tags["mlflow.source.name"] = path
+        lineage.tags["mlflow.source.type"] = "NOTEBOOK"
+    folder = Path(path).parent if path and "://" not in path else Path.cwd()
+    git = git_state(folder, Path(path).name if path and "://" not in path else None)
+    lineage.tags.update(git.tags)
+    lineage.texts.update(git.texts)
+    return lineage
+
+
+# --- git ----------------------------------------------------------------------------------------
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=folder, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_state(folder: Path, notebook: str | None = None) -> Lineage:
+    """Commit, branch, dirty flag, and the notebook's uncommitted diff, when in a repository."""
+    lineage = Lineage()
+    if not folder.is_dir():
+        return lineage
+    status = _git(folder, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if status is None:
+        return lineage
+    dirty = False
+    for line in status.splitlines():
+        if line.startswith("# branch.oid ") and line.split()[2] != "(initial)":
+            lineage.tags[TAG_GIT_COMMIT] = line.split()[2]
+        elif line.startswith("# branch.head "):
+            lineage.tags[TAG_GIT_BRANCH] = line.split(maxsplit=2)[2]
+        elif not line.startswith("#"):
+            dirty = True
+    lineage.tags[TAG_GIT_DIRTY] = str(dirty).lower()
+    remote = _git(folder, "config", "--get", "remote.origin.url")
+    if remote and remote.strip():
+        lineage.tags[TAG_GIT_REPO] = _strip_credentials(remote.strip())
+    if dirty and notebook:
+        diff = _git(folder, "diff", "HEAD", "--", notebook)
+        if diff:
+            lineage.texts["lineage/notebook.diff"] = diff
+    return lineage
+
+
+def _strip_credentials(url: str) -> str:
+    from .config import redact_uri
+
+    return redact_uri(url)
+
+
+# --- the environment ----------------------------------------------------------------------------
+
+
+@functools.cache
+def pinned_requirements() -> str:
+    """``name==version`` for every distribution in this environment, computed once per process."""
+    from importlib.metadata import distributions
+
+    pins = {}
+    for dist in distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            pins[name.lower()] = f"{name}=={dist.version}"
+    return "\n".join(pins[k] for k in sorted(pins)) + "\n"
+
+
+def environment_lineage() -> Lineage:
+    requirements = pinned_requirements()
+    lineage = Lineage()
+    lineage.tags[TAG_PYTHON] = platform.python_version()
+    lineage.tags[TAG_ENV_HASH] = hashlib.sha256(requirements.encode()).hexdigest()
+    lineage.texts["environment/requirements.txt"] = requirements
+    return lineage

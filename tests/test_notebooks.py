@@ -24,7 +24,14 @@ def check_quickstart(client: MlflowClient) -> None:
     (run,) = client.search_runs(experiment_ids=["0"])
     assert run.info.run_name == "quickstart-random-forest"
     assert run.info.status == "FINISHED"
-    assert run.data.params == {"n_estimators": "25", "max_depth": "6", "random_state": "42"}
+    params = run.data.params
+    assert {k: params[k] for k in ("n_estimators", "max_depth", "random_state")} == {
+        "n_estimators": "25",
+        "max_depth": "6",
+        "random_state": "42",
+    }
+    assert run.data.metrics["training_accuracy_score"] > 0.9  # scikit-learn autologging
+    assert run.data.tags["nbops.cell.sha256"] and run.data.tags["nbops.env.python"]
     assert run.data.metrics["accuracy"] > 0.9
     assert 0.9 < run.data.metrics["f1"] <= 1.0
 

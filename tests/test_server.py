@@ -1,7 +1,10 @@
 """The REST face, served by a real Jupyter server with the nbops extension."""
 
+import asyncio
 import json
+import os
 import re
+import signal
 from pathlib import Path
 
 import mlflow
@@ -123,3 +126,40 @@ def test_lab_extension_version_matches_the_python_package() -> None:
 def teardown_module() -> None:
     while mlflow.active_run():
         mlflow.end_run()
+
+
+async def test_a_crashed_kernel_is_restarted_and_its_orphaned_run_marked_killed(
+    jp_serverapp, tracking_uri
+) -> None:
+    from mlflow import MlflowClient
+
+    from nbops import lineage, liveness
+
+    manager = jp_serverapp.kernel_manager
+    kernel_id = await manager.start_kernel(kernel_name="python3")
+    client = manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    await client.wait_for_ready(timeout=60)
+    client.execute("%load_ext nbops")
+    client.execute("%%track doomed\nimport time\nfor _ in range(600):\n    time.sleep(0.1)")
+    store = MlflowClient(tracking_uri)
+
+    async def poll(predicate, what: str):
+        for _ in range(300):
+            value = predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    (run,) = await poll(lambda: store.search_runs(["0"], "attributes.status = 'RUNNING'"), "the run to start")
+    assert run.data.tags[lineage.TAG_KERNEL] == kernel_id
+    client.stop_channels()
+    # The kernel dies without a chance to clean up; Jupyter's auto-restarter notices and restarts it.
+    os.kill(manager.get_kernel(kernel_id).provisioner.process.pid, signal.SIGKILL)
+    killed = await poll(
+        lambda: (r := store.get_run(run.info.run_id)).info.status == "KILLED" and r, "the server to mark it"
+    )
+    assert "ended while the run was RUNNING" in killed.data.tags[liveness.KILLED_REASON_TAG]
+    assert "nbops.error" not in killed.data.tags  # the run itself never saw an exception
+    await manager.shutdown_kernel(kernel_id, now=True)

@@ -58,7 +58,8 @@ def kernel_id() -> str | None:
         name = Path(get_connection_file()).stem
     except Exception:  # not a running kernel (e.g. IPython in a terminal)
         return None
-    return name.removeprefix("kernel-") or None
+    # Jupyter servers name connection files kernel-<kernel id>.json; other launchers use temp names.
+    return name.removeprefix("kernel-") if name.startswith("kernel-") else None
 
 
 @functools.cache

@@ -1,5 +1,5 @@
 # nbops — two commands for a newcomer:
-#   make demo   set up, run the quickstart notebook on the embedded SQLite store, open JupyterLab
+#   make demo   set up, run the example notebooks on the embedded SQLite store, open JupyterLab
 #   make test   set up with test tools, lint everything, run the whole suite (Python + browser)
 
 SHELL := /bin/bash
@@ -16,7 +16,7 @@ INSTALL_INPUTS := pyproject.toml lab_extension/package.json lab_extension/yarn.l
 .PHONY: demo demo-run lab test lint format chromium clean help
 
 help:
-	@echo "make demo   — install, run notebooks/01_quickstart.ipynb on the embedded store, start JupyterLab"
+	@echo "make demo   — install, run the example notebooks on the embedded store, start JupyterLab"
 	@echo "make test   — install with test tools, lint (ruff, eslint, prettier, stylelint), run tests/ and ui-tests/"
 	@echo "make lint | make format | make clean"
 
@@ -45,9 +45,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 ## demo: run the lifecycle notebooks headless, then open JupyterLab on the result.
 demo: demo-run lab
 
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+
 demo-run: $(VENV)/.installed
 	@mkdir -p notebooks/executed
-	$(BIN)/papermill --cwd notebooks notebooks/01_quickstart.ipynb notebooks/executed/01_quickstart.ipynb
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb"; \
+	  $(BIN)/papermill --no-progress-bar --cwd notebooks $$nb notebooks/executed/$$(basename $$nb) || exit 1; \
+	done
 	@echo
 	@$(BIN)/nbops info
 	@$(BIN)/nbops runs --limit 5

@@ -36,9 +36,28 @@ def check_quickstart(client: MlflowClient) -> None:
     assert 0.9 < run.data.metrics["f1"] <= 1.0
 
 
+def check_experiments(client: MlflowClient) -> None:
+    experiment = client.get_experiment_by_name("nb-test-experiments")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"sgd-curve", "logreg-C0.5", "logreg-C5.0"}
+    assert all(r.info.status == "FINISHED" for r in runs.values())
+    curve = runs["sgd-curve"]
+    assert [m.step for m in client.get_metric_history(curve.info.run_id, "test_accuracy")] == list(range(4))
+    assert {d.dataset.name for d in curve.inputs.dataset_inputs} == {"train", "test"}
+    assert curve.data.tags["nbops.dataset.train.shape"] == "398x30"
+    assert curve.data.params == {"epochs": "4", "random_state": "0"}
+    for name, c in (("logreg-C0.5", "0.5"), ("logreg-C5.0", "5.0")):
+        assert runs[name].data.params["C"] == c
+        assert runs[name].data.metrics["test_accuracy"] > 0.9
+
+
 #: What each notebook must leave in the store, and the parameters it runs with in the suite.
 EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
     "01_quickstart.ipynb": ({"n_estimators": 25}, check_quickstart),
+    "02_experiments.ipynb": (
+        {"experiment": "nb-test-experiments", "C_values": [0.5, 5.0], "epochs": 4},
+        check_experiments,
+    ),
 }
 
 

@@ -47,7 +47,7 @@ def tracked_notebook(path: Path) -> None:
     [
         (["/v/bin/python", "/v/bin/papermill", "in.ipynb", "out.ipynb"], "/work/in.ipynb"),
         (
-            ["/v/bin/python", "/v/bin/papermill", "-p", "a", "1", "--cwd", "x", "nb/in.ipynb", "o.ipynb"],
+            ["/v/bin/python", "/v/bin/papermill", "-p", "a", "1", "nb/in.ipynb", "o.ipynb"],
             "/work/nb/in.ipynb",
         ),
         (["python", "-m", "papermill", "/abs/in.ipynb", "o.ipynb", "-k", "python3"], "/abs/in.ipynb"),
@@ -57,6 +57,15 @@ def tracked_notebook(path: Path) -> None:
 )
 def test_papermill_input_is_read_from_the_command_line(argv: list[str], expected: str | None) -> None:
     assert lineage.papermill_input_from_argv(argv, "/work") == expected
+
+
+def test_papermill_cwd_option_is_undone_to_find_a_relative_input(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "a.ipynb").write_text("{}")
+    argv = ["/v/bin/python", "/v/bin/papermill", "--cwd", "notebooks", "notebooks/a.ipynb", "out.ipynb"]
+    expected = str(tmp_path / "notebooks" / "a.ipynb")
+    assert lineage.papermill_input_from_argv(argv, str(tmp_path / "notebooks")) == expected
+    assert lineage.papermill_input_from_argv(argv, str(tmp_path / "notebooks"), str(tmp_path)) == expected
 
 
 def test_git_state_follows_commits_and_edits(repo: Path) -> None:

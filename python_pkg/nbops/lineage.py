@@ -107,13 +107,19 @@ def _papermill_input_path() -> str | None:
         if parent is None:
             return None
         argv, cwd = parent.cmdline(), parent.cwd()
+        launched_in = parent.environ().get("PWD")
     except Exception:
         return None
-    return papermill_input_from_argv(argv, cwd)
+    return papermill_input_from_argv(argv, cwd, launched_in)
 
 
-def papermill_input_from_argv(argv: list[str], cwd: str) -> str | None:
-    """The input notebook of a ``papermill ...`` command line, resolved against ``cwd``."""
+def papermill_input_from_argv(argv: list[str], cwd: str, launched_in: str | None = None) -> str | None:
+    """The input notebook of a ``papermill ...`` command line.
+
+    papermill reads its input before it changes into ``--cwd``, so a relative input
+    path is relative to the folder papermill was launched in: the shell's ``PWD``
+    when known, else ``cwd`` with the ``--cwd`` step undone.
+    """
     for index, word in enumerate(argv[:3]):
         if Path(word).name == "papermill" or (word == "-m" and argv[index + 1 : index + 2] == ["papermill"]):
             start = index + (2 if word == "-m" else 1)
@@ -129,7 +135,20 @@ def papermill_input_from_argv(argv: list[str], cwd: str) -> str | None:
     path = context.params.get("notebook_path")
     if not path or "://" in path or path == "-":
         return path or None
-    return str((Path(cwd) / path).resolve())
+    if Path(path).is_absolute():
+        return str(Path(path).resolve())
+    candidates = [Path(launched_in)] if launched_in else []
+    moved_to = context.params.get("cwd")
+    if moved_to and not Path(moved_to).is_absolute():
+        undone = Path(cwd)
+        for _ in Path(moved_to).parts:
+            undone = undone.parent
+        candidates.append(undone)
+    candidates.append(Path(cwd))
+    for folder in candidates:
+        if (folder / path).is_file():
+            return str((folder / path).resolve())
+    return str((candidates[0] / path).resolve())
 
 
 def cell_lineage(source: str, execution_count: int | None) -> Lineage:

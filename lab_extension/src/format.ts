@@ -87,3 +87,16 @@ export function formatStart(epochMs: number | null | undefined): {
   }
   return { local: date.toLocaleString(), iso: date.toISOString() };
 }
+
+/**
+ * Shorten a long store URI in the middle, keeping its scheme and its end
+ * (the database file or host), which are what tell two stores apart.
+ */
+export function shortenMiddle(text: string, max = 44): string {
+  if (text.length <= max) {
+    return text;
+  }
+  const head = Math.ceil((max - 1) / 3);
+  const tail = max - 1 - head;
+  return `${text.slice(0, head)}…${text.slice(text.length - tail)}`;
+}

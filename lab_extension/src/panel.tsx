@@ -9,7 +9,7 @@ import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { FetchRuns, fetchRuns, IRun } from './api';
-import { formatStart, runDuration, statusClass } from './format';
+import { formatStart, runDuration, shortenMiddle, statusClass } from './format';
 
 /**
  * The product name, shown as is in every language.
@@ -188,7 +188,7 @@ export class NbopsPanel extends ReactWidget {
             <h2 className="nbops-title">{EXTENSION_TITLE}</h2>
             {state.store && (
               <span className="nbops-store" title={state.store}>
-                {state.store}
+                {shortenMiddle(state.store)}
               </span>
             )}
           </div>

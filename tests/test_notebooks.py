@@ -102,4 +102,5 @@ def test_a_failing_tracked_cell_fails_the_papermill_job_and_records_a_failed_run
     assert (run.info.run_name, run.info.status) == ("nightly-train", "FAILED")
     executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert executed.cells[-1].get("outputs", []) == []  # papermill stopped at the failing cell
-    assert any("nightly-train' FAILED" in o.get("text", "") for o in executed.cells[-2].outputs)
+    shown = [o.get("data", {}).get("text/plain", "") for o in executed.cells[-2].outputs]
+    assert any("run 'nightly-train' FAILED" in text for text in shown)  # the run card, above the error

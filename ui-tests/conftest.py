@@ -7,7 +7,9 @@ JupyterLab in a temporary project folder with its own settings and workspace.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -71,6 +73,43 @@ class Lab:
     def open(self, page, path: str = "lab") -> None:
         page.goto(f"{self.url}{path}?token={self.token}")
         page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+
+    def run_notebook(self, page, name: str):
+        """Open notebook ``name`` and run its cells one by one with Shift+Enter; returns its cells."""
+        from playwright.sync_api import expect
+
+        # A workspace of its own: the default one would reopen the notebooks of earlier tests,
+        # and their kernels and cells would answer for this one's while the page loads.
+        self.open(page, f"lab/workspaces/{Path(name).stem}/tree/{name}")
+        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        expect(page.locator(".jp-NotebookPanel")).to_have_count(1)
+        # The execution indicator says "idle" before any kernel exists, and a cell run then is
+        # dropped; the status bar reads "| Idle" only once the kernel is connected.
+        status = page.locator("#jp-main-statusbar").get_by_text(
+            re.compile(r"^Python 3 \(ipykernel\) \| Idle$")
+        )
+        expect(status).to_be_visible(timeout=60_000)
+        cells = notebook.locator(".jp-Notebook .jp-Cell")
+        count = len(json.loads((self.root / name).read_text())["cells"])
+        expect(cells).to_have_count(count)
+        for i in range(count):
+            cells.nth(i).locator(".jp-InputArea-editor").click()
+            expect(cells.nth(i)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+            page.keyboard.press("Shift+Enter")
+            # "[*]:" while running, "[n]:" when done: the next cell needs this one's variables.
+            expect(cells.nth(i).locator(".jp-InputArea-prompt")).to_have_text(
+                re.compile(r"\[\d+\]"), timeout=90_000
+            )
+        return cells
+
+    @staticmethod
+    def luminance(css_color: str) -> float:
+        """Relative luminance of a CSS rgb()/rgba() colour: < 0.3 dark, > 0.6 light."""
+        r, g, b = (
+            int(float(v)) / 255
+            for v in css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")[:3]
+        )
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def _free_port() -> int:

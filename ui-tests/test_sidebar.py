@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 
 import nbformat
@@ -16,19 +15,6 @@ def open_sidebar(page: Page) -> None:
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
     expect(page.locator("#nbops-sidebar")).to_be_visible()
-
-
-def run_cells(page: Page, count: int) -> None:
-    """Run the first ``count`` cells one by one with Shift+Enter, as a user would."""
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=60_000)
-    cells = page.locator(".jp-Notebook .jp-Cell")
-    expect(cells).to_have_count(count)
-    for index in range(count):
-        cell = cells.nth(index)
-        cell.locator(".jp-InputPrompt").click()
-        expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"))
-        page.keyboard.press("Shift+Enter")
-        expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"), timeout=60_000)
 
 
 def test_empty_sidebar_tells_a_new_user_what_to_type(lab, page: Page, screenshot) -> None:
@@ -56,9 +42,7 @@ def test_tracked_cell_appears_in_the_sidebar(lab, page: Page, screenshot) -> Non
     ]
     nbformat.write(nb, lab.root / "experiment.ipynb")
 
-    lab.open(page, "lab/tree/experiment.ipynb")
-    run_cells(page, 2)
-    cells = page.locator(".jp-Notebook .jp-Cell")
+    cells = lab.run_notebook(page, "experiment.ipynb")
     output = cells.nth(1).locator(".jp-OutputArea-output")
     expect(output.filter(has_text="FINISHED")).to_have_count(1, timeout=60_000)
     expect(cells.nth(1).locator(".jp-OutputArea")).to_contain_text("42")
@@ -86,13 +70,6 @@ def test_sidebar_api_refuses_a_browser_without_the_token(lab, page: Page) -> Non
     assert ok.status == 200 and "runs" in json.loads(ok.text())
 
 
-def _luminance(css_color: str) -> float:
-    r, g, b = (
-        int(v) / 255 for v in css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")[:3]
-    )
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
 def test_sidebar_follows_the_dark_theme(lab, page: Page, screenshot) -> None:
     lab.open(page)
     page.locator('.lm-MenuBar-itemLabel:text-is("Settings")').click()
@@ -104,6 +81,6 @@ def test_sidebar_follows_the_dark_theme(lab, page: Page, screenshot) -> None:
     panel = page.locator("#nbops-sidebar")
     background = panel.evaluate("el => getComputedStyle(el).backgroundColor")
     text = panel.locator(".nbops-title").evaluate("el => getComputedStyle(el).color")
-    assert _luminance(background) < 0.3, background
-    assert _luminance(text) > 0.6, text
+    assert lab.luminance(background) < 0.3, background
+    assert lab.luminance(text) > 0.6, text
     screenshot("dark")

@@ -223,16 +223,43 @@ def _strip_credentials(url: str) -> str:
 
 
 @functools.cache
-def pinned_requirements() -> str:
-    """``name==version`` for every distribution in this environment, computed once per process."""
+def installed_versions() -> dict[str, tuple[str, str]]:
+    """Lower-cased distribution name → (name, version) of this environment, read once per process."""
     from importlib.metadata import distributions
 
-    pins = {}
+    found = {}
     for dist in distributions():
         name = dist.metadata.get("Name")
         if name:
-            pins[name.lower()] = f"{name}=={dist.version}"
-    return "\n".join(pins[k] for k in sorted(pins)) + "\n"
+            found[name.lower()] = (name, dist.version)
+    return found
+
+
+@functools.cache
+def pinned_requirements() -> str:
+    """``name==version`` for every distribution in this environment, computed once per process."""
+    pins = installed_versions()
+    return "".join(f"{pins[k][0]}=={pins[k][1]}\n" for k in sorted(pins))
+
+
+@functools.cache
+def _module_distributions() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
+def pins_for_modules(modules: set[str], always: tuple[str, ...] = ()) -> list[str]:
+    """Pinned requirements for top-level modules (``sklearn`` → ``scikit-learn==1.9.1``).
+
+    This is what MLflow infers by loading a model in a subprocess (seconds); the
+    answer is read from this environment's metadata instead (milliseconds).
+    """
+    installed = installed_versions()
+    names = {name.lower() for name in always}
+    for module in modules:
+        names.update(d.lower() for d in _module_distributions().get(module, []))
+    return sorted(f"{installed[n][0]}=={installed[n][1]}" for n in names if n in installed)
 
 
 def environment_lineage() -> Lineage:

@@ -38,13 +38,13 @@ def run_cell_body(shell, cell: str, header: str) -> None:
         shell.displayhook(eval(compile(last, filename, "eval", flags=flags, dont_inherit=True), *namespaces))
 
 
-def parse_tags(items: list[str] | None) -> dict[str, str]:
+def parse_tags(items: list[str] | None, option: str = "--tag") -> dict[str, str]:
     tags = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--tag {item!r} is not KEY=VALUE; write it like --tag team=churn.")
-        tags[key.strip()] = value
+            raise UsageError(f"{option} {item!r} is not KEY=VALUE; write it like {option} team=churn.")
+        tags[key.strip()] = _unquote(value)
     return tags
 
 
@@ -71,6 +71,11 @@ Commands:
 Cell magic:
   %%track [RUN_NAME] [--params a,b] [--tag k=v]... [--autolog|--no-autolog] [--nested]
                     run the cell as an MLflow run (%%track? for details)
+
+Registry:
+  %register MODEL_VAR --name NAME [--data X_VAR] [--alias ALIAS] [--description TEXT] [--card k=v]...
+  %promote NAME VERSION --to ALIAS --reason TEXT
+  %rollback NAME [--alias ALIAS] --reason TEXT
 """
 
 
@@ -164,4 +169,103 @@ class NbopsMagics(Magics):
             raise
         finally:
             if run is not None:
-                print(tracking.summary(run.info.run_id).describe())
+                from IPython.display import display
+
+                from .widgets.run_card import RunCard
+
+                display(RunCard.for_run(run.info.run_id))
+
+    def _registry_call(self, fn, *args, **kwargs):
+        """Run a registry function; its refusals become one-line UsageErrors."""
+        from . import lineage
+        from .errors import NbopsError
+
+        try:
+            return fn(*args, source=lineage.notebook_path(self.shell.user_ns), **kwargs)
+        except NbopsError as exc:
+            raise UsageError(str(exc)) from None
+
+    @magic_arguments()
+    @argument("model_var", help="Notebook variable holding the fitted model.")
+    @argument("--name", "-n", required=True, help="Registered model name (created if missing).")
+    @argument("--data", "-d", default=None, help="Variable with input data: signature and input example.")
+    @argument("--alias", "-a", default=None, help="Alias to point at the new version, e.g. challenger.")
+    @argument("--description", default=None, help="Intended use and limitations, for the model card.")
+    @argument("--card", action="append", metavar="KEY=VALUE", help="A model card field; repeatable.")
+    @line_magic
+    def register(self, line: str) -> None:
+        """Log a model to the active run (or a new one) and register a new version.
+
+        Records the signature and an input example from --data, pinned requirements,
+        the training run's lineage on the version, a model card, and an audit event.
+        """
+        from . import registry
+
+        if {"-h", "--help"} & set(line.split()):
+            print(self.register.__doc__)
+            return
+        args = parse_argstring(self.register, line)
+        names = [args.model_var] + ([args.data] if args.data else [])
+        missing = [n for n in names if n not in self.shell.user_ns]
+        if missing:
+            raise UsageError(
+                f"{', '.join(missing)} is not defined in the notebook; run the cell that creates it first."
+            )
+        card = parse_tags(args.card, option="--card")
+        version = self._registry_call(
+            registry.register,
+            self.shell.user_ns[args.model_var],
+            args.name,
+            data=self.shell.user_ns[args.data] if args.data else None,
+            alias=args.alias,
+            description=_unquote(args.description) if args.description else None,
+            card=card,
+        )
+        aliases = f" · aliases {', '.join(version.aliases)}" if version.aliases else ""
+        print(f"✓ registered {version.name} version {version.version}{aliases} · {version.model_uri}")
+
+    @magic_arguments()
+    @argument("name", help="Registered model name.")
+    @argument("version", help="Version to promote.")
+    @argument("--to", dest="alias", required=True, help="Alias to point at the version, e.g. champion.")
+    @argument("--reason", "-r", required=True, help="Why (recorded in the audit log).")
+    @line_magic
+    def promote(self, line: str) -> None:
+        """Point an alias at a version; the previous holder is remembered for %rollback."""
+        from . import registry
+
+        if {"-h", "--help"} & set(line.split()):
+            print(self.promote.__doc__)
+            return
+        args = parse_argstring(self.promote, line)
+        done = self._registry_call(
+            registry.promote, args.name, args.version, args.alias, _unquote(args.reason)
+        )
+        before = f" (was version {done['from_version']})" if done["from_version"] else ""
+        print(f"✓ {args.name}@{args.alias} → version {done['to_version']}{before}")
+
+    @magic_arguments()
+    @argument("name", help="Registered model name.")
+    @argument("--alias", "-a", default="champion", help="Alias to roll back (default: champion).")
+    @argument("--reason", "-r", required=True, help="Why (recorded in the audit log).")
+    @line_magic
+    def rollback(self, line: str) -> None:
+        """Point an alias back at the version it held before, one step per call."""
+        from . import registry
+
+        if {"-h", "--help"} & set(line.split()):
+            print(self.rollback.__doc__)
+            return
+        args = parse_argstring(self.rollback, line)
+        done = self._registry_call(registry.rollback, args.name, args.alias, _unquote(args.reason))
+        print(
+            f"✓ {args.name}@{args.alias} rolled back to version {done['to_version']} (was {done['from_version']})"
+        )
+
+
+def _unquote(text: str) -> str:
+    """magic_arguments keeps the quotes of a quoted value; the audit log should not."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text

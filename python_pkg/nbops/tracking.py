@@ -258,8 +258,10 @@ def _current() -> _Tracked:
     return _stack[-1]
 
 
-def active_run_id() -> str:
+def active_run_id(required: bool = True) -> str | None:
     """The id of the innermost run started by ``track`` in this process."""
+    if not required and not _stack:
+        return None
     return _current().run_id
 
 

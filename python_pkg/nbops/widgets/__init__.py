@@ -1,0 +1,27 @@
+"""Notebook widgets (anywidget): faces that call ``nbops.runs`` and render.
+
+Importing this package is cheap: ``anywidget`` and MLflow load only when a
+widget is first used, so nothing here slows ``%load_ext nbops`` or ``import nbops``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .compare import CompareWidget
+    from .run_card import RunCard
+
+# The ``compare()`` function lives in ``nbops.widgets.compare``; it is not
+# re-exported here because that name is already the submodule's.
+__all__ = ["CompareWidget", "RunCard"]
+
+_WHERE = {"RunCard": "run_card", "CompareWidget": "compare"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,134 @@
+"""``RunCard``: one run at a glance in a notebook output.
+
+The card shows what ``nbops.runs.run_details`` returns and nothing else. Its
+mimebundle also carries a static HTML card and a plain-text summary, so a
+notebook exported with nbconvert, or opened where widgets do not render (an
+untrusted notebook, GitHub, a CI artefact), still shows the run.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from .. import runs
+from ..tracking import RunSummary, format_duration
+
+_HERE = Path(__file__).parent
+
+#: JupyterLab colour variables (with fallbacks) for each run status, shared with the compare table.
+STATUS_COLORS = {
+    "FINISHED": "var(--jp-success-color1, #388e3c)",
+    "FAILED": "var(--jp-error-color1, #d32f2f)",
+    "KILLED": "var(--jp-warn-color1, #f57c00)",
+    "RUNNING": "var(--jp-brand-color1, #1976d2)",
+}
+
+
+class RunCard(anywidget.AnyWidget):
+    """A run's name, status, duration, experiment, params, final metrics and error."""
+
+    _esm = _HERE / "run_card.js"
+    _css = _HERE / "run_card.css"
+
+    #: ``nbops.runs.run_details`` of the run shown.
+    run = traitlets.Dict().tag(sync=True)
+
+    @classmethod
+    def for_run(cls, run_id: str, start: Path | str | None = None) -> RunCard:
+        """The card of run ``run_id``, read from the project's store."""
+        return cls(run=runs.run_details(run_id, start))
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | dict | None:
+        return with_static_fallback(
+            super()._repr_mimebundle_(**kwargs), card_html(self.run), card_text(self.run)
+        )
+
+
+def with_static_fallback(bundle: Any, html_text: str, plain_text: str) -> Any:
+    """Add ``text/html`` and a useful ``text/plain`` to a widget's mimebundle.
+
+    Front ends that render widgets pick the widget view; nbconvert (when the
+    notebook carries no widget state) and untrusted or widget-less viewers pick
+    the HTML. ipywidgets returns a dict, anywidget a ``(data, metadata)`` pair.
+    """
+    if bundle is None:
+        return None
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    data["text/html"] = html_text
+    data["text/plain"] = plain_text
+    return bundle
+
+
+def format_value(value: Any) -> str:
+    """Params are text already; metrics print compactly (``0.934``, ``1.2e-05``)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def format_time(epoch_ms: int | None) -> str:
+    """Local time to the second: runs compared side by side often start in the same minute."""
+    if not epoch_ms:
+        return "—"
+    return datetime.fromtimestamp(epoch_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_ms(duration_ms: int | None) -> str:
+    return "—" if duration_ms is None else format_duration(duration_ms)
+
+
+def status_html(status: str) -> str:
+    color = STATUS_COLORS.get(status, "var(--jp-ui-font-color2, #616161)")
+    return f'<span class="nbops-status" style="color: {color}; font-weight: 600">{html.escape(status)}</span>'
+
+
+def _pairs_html(title: str, values: dict[str, Any]) -> str:
+    if not values:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(key)}</td><td>{html.escape(format_value(values[key]))}</td></tr>"
+        for key in sorted(values)
+    )
+    return f'<table class="nbops-card-{title.lower()}"><thead><tr><th colspan="2">{title}</th></tr></thead><tbody>{rows}</tbody></table>'
+
+
+def card_html(run: dict[str, Any]) -> str:
+    """The card as static HTML; every value from the store is escaped."""
+    if not run:
+        return "<p>(no run)</p>"
+    esc = html.escape
+    facts = [status_html(run.get("status", "")), esc(format_ms(run.get("duration_ms")))]
+    if run.get("experiment_name"):
+        facts.append(f"experiment {esc(run['experiment_name'])}")
+    parts = [
+        '<div class="nbops-run-card-static">',
+        f"<p><strong>{esc(run.get('run_name') or run.get('run_id', ''))}</strong> · {' · '.join(facts)}</p>",
+    ]
+    if run.get("error"):
+        parts.append(f'<p style="color: {STATUS_COLORS["FAILED"]}">{esc(run["error"])}</p>')
+    parts.append(_pairs_html("Params", run.get("params") or {}))
+    parts.append(_pairs_html("Metrics", run.get("metrics") or {}))
+    parts.append(f"<p><small>run id <code>{esc(run.get('run_id', ''))}</code></small></p></div>")
+    return "".join(parts)
+
+
+def card_text(run: dict[str, Any]) -> str:
+    """The card as plain text, for consoles and text-only viewers."""
+    if not run:
+        return "RunCard(no run)"
+    summary = RunSummary(**{f.name: run.get(f.name) for f in fields(RunSummary)})
+    lines = [summary.describe()]
+    if run.get("error"):
+        lines.append(f"  error: {run['error']}")
+    for title in ("params", "metrics"):
+        values = run.get(title) or {}
+        if values:
+            lines.append(f"  {title}: " + ", ".join(f"{k}={format_value(values[k])}" for k in sorted(values)))
+    return "\n".join(lines)

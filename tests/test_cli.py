@@ -64,3 +64,50 @@ def test_help_and_version() -> None:
     assert (
         nbops_cli("--version", cwd=Path(os.getcwd())).stdout.strip() == f"nbops, version {nbops.__version__}"
     )
+
+
+def test_registry_promote_rollback_from_the_terminal(tracking_uri: str, tmp_path: Path) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    from nbops import audit, registry
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = DecisionTreeClassifier(max_depth=2).fit(X, y)
+    registry.register(model, "cli-model", data=X, alias="champion")
+    registry.register(model, "cli-model", data=X)
+    env = {"MLFLOW_TRACKING_URI": tracking_uri}
+
+    listing = nbops_cli("registry", "list", cwd=tmp_path, env=env).stdout.splitlines()
+    assert listing[0].split() == ["MODEL", "LATEST", "ALIASES"]
+    assert listing[1].split() == ["cli-model", "2", "champion→v1"]
+    versions = json.loads(nbops_cli("registry", "list", "cli-model", "--json", cwd=tmp_path, env=env).stdout)
+    assert [(v["version"], v["aliases"]) for v in versions] == [("2", []), ("1", ["champion"])]
+
+    done = nbops_cli(
+        "promote", "cli-model", "2", "--to", "champion", "--reason", "better", cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "cli-model@champion → version 2 (was version 1)"
+    back = nbops_cli("rollback", "cli-model", "--reason", "regression", "--json", cwd=tmp_path, env=env)
+    assert json.loads(back.stdout)["to_version"] == "1"
+    (event,) = [e for e in audit.events(model="cli-model") if e.action == "rollback"]
+    assert (event.source, event.reason) == ("cli", "regression")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ("promote", "ghost", "1", "--to", "champion", "--reason", "x"),
+            4,
+            "no registered model named 'ghost'",
+        ),
+        (("promote", "ghost", "1", "--to", "champion"), 2, "Missing option '--reason'"),
+        (("rollback", "ghost", "--reason", "x"), 4, "no registered model named 'ghost'"),
+        (("registry", "list", "ghost"), 4, "no registered model named 'ghost'"),
+    ],
+)
+def test_registry_errors_have_meaningful_exit_codes(tracking_uri, tmp_path, args, code, message) -> None:
+    done = nbops_cli(*args, cwd=tmp_path, env={"MLFLOW_TRACKING_URI": tracking_uri})
+    assert done.returncode == code
+    assert message in done.stderr

@@ -51,6 +51,30 @@ def check_experiments(client: MlflowClient) -> None:
         assert runs[name].data.metrics["test_accuracy"] > 0.9
 
 
+def check_registry(client: MlflowClient) -> None:
+    from nbops import audit, registry
+
+    name = "nb-test-model"
+    versions = {str(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
+    assert sorted(versions) == ["1", "2"]
+    aliases = client.get_registered_model(name).aliases
+    assert {alias: str(version) for alias, version in aliases.items()} == {"champion": "1", "challenger": "2"}
+    assert versions["1"].description.startswith("Flags tumours")
+    assert versions["1"].tags["nbops.dataset.train.shape"] == "398x30"
+    timeline = registry.history(name)["champion"]
+    assert [(t["action"], t["to_version"]) for t in timeline] == [
+        ("promote", "1"),
+        ("promote", "2"),
+        ("rollback", "1"),
+    ]
+    assert timeline[-1]["reason"] == "version 2 misbehaves on new data"
+    card = registry.model_card(name, 1)
+    assert "Flags tumours as malignant or benign" in card and "**owner**: ml-team" in card
+    actions = [e.action for e in audit.events(model=name)]
+    assert actions == ["register", "register", "promote", "promote", "promote", "rollback"]
+    assert audit.verify().ok
+
+
 #: What each notebook must leave in the store, and the parameters it runs with in the suite.
 EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
     "01_quickstart.ipynb": ({"n_estimators": 25}, check_quickstart),
@@ -58,6 +82,7 @@ EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
         {"experiment": "nb-test-experiments", "C_values": [0.5, 5.0], "epochs": 4},
         check_experiments,
     ),
+    "03_registry.ipynb": ({"model_name": "nb-test-model"}, check_registry),
 }
 
 

@@ -89,7 +89,7 @@ async def test_garbage_page_token_is_a_400(jp_fetch, tracking_uri) -> None:
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("nbops", "api", "runs", params={"page_token": "not-a-token"})
     assert info.value.code == 400
-    assert "start again without it" in json.loads(info.value.response.body)["message"]
+    assert "start again from the first page" in json.loads(info.value.response.body)["message"]
 
 
 async def test_broken_config_is_reported_not_crashed(jp_fetch, jp_root_dir, monkeypatch) -> None:

@@ -92,37 +92,6 @@ def test_embedded_store_is_created_on_first_use(tmp_path: Path, monkeypatch) -> 
     assert _only_run(f"sqlite:///{db}").info.status == "FINISHED"
 
 
-def test_recent_runs_newest_first_across_experiments_with_paging(tracking_uri: str) -> None:
-    for name, experiment in [("a", None), ("b", "exp-1"), ("c", "exp-2")]:
-        with nbops.track(name, experiment=experiment):
-            pass
-    first = tracking.recent_runs(max_results=2)
-    assert [r["run_name"] for r in first["runs"]] == ["c", "b"]
-    assert [r["experiment_name"] for r in first["runs"]] == ["exp-2", "exp-1"]
-    assert first["next_page_token"]
-    second = tracking.recent_runs(max_results=2, page_token=first["next_page_token"])
-    assert [r["run_name"] for r in second["runs"]] == ["a"]
-    assert second["next_page_token"] is None
-    row = second["runs"][0]
-    assert row["status"] == "FINISHED" and row["duration_ms"] >= 0
-    assert row["end_time"] >= row["start_time"]
-
-
-def test_recent_runs_does_not_create_a_store_just_to_read_it(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    (tmp_path / "pyproject.toml").write_text("")
-    page = tracking.recent_runs(start=tmp_path)
-    assert page["runs"] == [] and page["next_page_token"] is None
-    assert page["store"] == f"sqlite:///{tmp_path.resolve() / '.nbops' / 'mlflow.db'}"
-    assert not (tmp_path / ".nbops").exists()
-
-
-@pytest.mark.parametrize("bad", [0, 1001])
-def test_recent_runs_rejects_page_sizes_out_of_range(bad: int, tracking_uri: str) -> None:
-    with pytest.raises(InvalidInput, match="between 1 and 1000"):
-        tracking.recent_runs(max_results=bad)
-
-
 def test_unwritable_store_folder_is_a_one_line_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

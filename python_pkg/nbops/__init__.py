@@ -25,6 +25,8 @@ _LAZY = {
     "log_dataset": "datasets",
     "compare": "widgets.compare",
 }
+#: Submodules reachable as attributes (``nbops.registry.history(...)``), imported on first use.
+_SUBMODULES = ("audit", "registry", "runs", "datasets", "tracking")
 
 __all__ = [
     "__version__",
@@ -39,10 +41,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'nbops' has no attribute {name!r}")
 
 

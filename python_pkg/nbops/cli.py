@@ -14,9 +14,22 @@ import click
 from . import __version__
 from .errors import NbopsError
 
+#: Exit codes, so scripts and CI can tell refusals apart (3 is "audit chain broken").
+EXIT_INVALID, EXIT_NOT_FOUND, EXIT_STORE = 2, 4, 5
+
+
+def _exit_code(exc: NbopsError) -> int:
+    from .errors import NotFound, StoreError
+
+    if isinstance(exc, NotFound):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, StoreError):
+        return EXIT_STORE
+    return EXIT_INVALID
+
 
 def _reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an ``NbopsError`` into one line on stderr and exit code 2."""
+    """Turn an ``NbopsError`` into one line on stderr and its exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -24,9 +37,17 @@ def _reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except NbopsError as exc:
             click.echo(f"nbops: error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(_exit_code(exc))
 
     return wrapper
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +57,9 @@ def main() -> None:
 
     The store is MLFLOW_TRACKING_URI, else tracking_uri under [tool.nbops] in the
     nearest pyproject.toml, else the embedded SQLite store in .nbops/ of the project.
+
+    Exit codes: 0 done, 2 invalid input or refused, 3 audit chain broken,
+    4 model/version/run not found, 5 store unreachable.
     """
 
 
@@ -58,10 +82,11 @@ def info() -> None:
 def runs(limit: int, as_json: bool) -> None:
     """List the most recent runs, newest first."""
     from .liveness import sweep
-    from .tracking import format_duration, recent_runs
+    from .runs import recent
+    from .tracking import format_duration
 
     sweep()  # runs of dead processes are KILLED, not RUNNING
-    page = recent_runs(max_results=limit)
+    page = recent(max_results=limit)
     if as_json:
         click.echo(json.dumps(page, indent=2))
         return
@@ -80,14 +105,170 @@ def runs(limit: int, as_json: bool) -> None:
         )
         for r in page["runs"]
     ]
-    header = ("RUN", "STATUS", "STARTED", "DURATION", "EXPERIMENT")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo(
-            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    _table(("RUN", "STATUS", "STARTED", "DURATION", "EXPERIMENT"), rows)
     if page["next_page_token"]:
         click.echo(f"(showing the newest {len(rows)}; use --limit for more)")
+
+
+# --- nbops registry, promote, rollback ----------------------------------------------------------
+
+
+@main.group()
+def registry() -> None:
+    """Registered models, their versions and aliases."""
+
+
+@registry.command("list")
+@click.argument("model", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_reports_errors
+def registry_list(model: str | None, as_json: bool) -> None:
+    """List registered models, or the versions of MODEL."""
+    from . import registry as core
+
+    if model:
+        versions = core.list_versions(model)
+        if as_json:
+            click.echo(json.dumps(versions, indent=2))
+            return
+        rows = [
+            (
+                v["version"],
+                ", ".join(v["aliases"]),
+                datetime.fromtimestamp(v["created"] / 1000).strftime("%Y-%m-%d %H:%M"),
+                v["run_id"] or "",
+            )
+            for v in versions
+        ]
+        _table(("VERSION", "ALIASES", "CREATED", "RUN"), rows)
+        return
+    models = core.list_models()
+    if as_json:
+        click.echo(json.dumps(models, indent=2))
+        return
+    if not models:
+        click.echo("No registered models yet. In a notebook: %register MODEL_VAR --name NAME.")
+        return
+    rows = [
+        (
+            m["name"],
+            m["latest_version"] or "",
+            ", ".join(f"{a}→v{v}" for a, v in sorted(m["aliases"].items())),
+        )
+        for m in models
+    ]
+    _table(("MODEL", "LATEST", "ALIASES"), rows)
+
+
+@main.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--to", "alias", required=True, help="Alias to point at the version, e.g. champion.")
+@click.option("--reason", "-r", required=True, help="Why (recorded in the audit log).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_reports_errors
+def promote(model: str, version: str, alias: str, reason: str, as_json: bool) -> None:
+    """Point ALIAS of MODEL at VERSION; the previous holder is remembered for rollback."""
+    from . import registry as core
+
+    done = core.promote(model, version, alias, reason, source="cli")
+    if as_json:
+        click.echo(json.dumps(done))
+        return
+    before = f" (was version {done['from_version']})" if done["from_version"] else ""
+    click.echo(f"{model}@{alias} → version {done['to_version']}{before}")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--alias", "-a", default="champion", show_default=True, help="Alias to roll back.")
+@click.option("--reason", "-r", required=True, help="Why (recorded in the audit log).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_reports_errors
+def rollback(model: str, alias: str, reason: str, as_json: bool) -> None:
+    """Point ALIAS of MODEL back at the version it held before (one step per call)."""
+    from . import registry as core
+
+    done = core.rollback(model, alias, reason, source="cli")
+    if as_json:
+        click.echo(json.dumps(done))
+        return
+    click.echo(f"{model}@{alias} rolled back to version {done['to_version']} (was {done['from_version']})")
+
+
+# --- nbops audit ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--model", help="Only events of this registered model.")
+@click.option("--action", help="Only events of this action (register, promote, rollback, remove_alias...).")
+@click.option(
+    "--verify", is_flag=True, help="Check the hash chain instead of listing; exit 3 if it is broken."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_reports_errors
+def audit(model: str | None, action: str | None, verify: bool, as_json: bool) -> None:
+    """List the audit log: every registry change, who made it, when and why.
+
+    Each event is a run of the MLflow experiment nbops-audit. Event N records the
+    SHA-256 of its own fields and the hash of event N-1, so the events form a chain:
+    editing an event afterwards breaks its hash, and deleting one leaves a hole.
+    --verify recomputes every hash and link and prints one line per problem (exit
+    code 3), or "chain intact" (exit code 0).
+    """
+    from . import audit as audit_log
+    from . import config
+
+    if verify:
+        if model or action:
+            raise click.UsageError("--verify checks the whole log; drop --model and --action.")
+        result = audit_log.verify()
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), indent=2))
+        elif result.ok:
+            click.echo(f"audit log verified: {result.checked} events, chain intact")
+        else:
+            for problem in result.problems:
+                click.echo(problem.describe())
+        sys.exit(0 if result.ok else 3)
+    found = audit_log.events(model=model, action=action)
+    if as_json:
+        click.echo(json.dumps([event.to_dict() for event in found], indent=2))
+        return
+    if not found:
+        where = config.redact_uri(config.resolve().tracking_uri)
+        if model or action:
+            click.echo(f"No audit events match in {where}; run nbops audit without filters to see them all.")
+        else:
+            click.echo(
+                f"No audit events yet in {where}. nbops records one for every registry change: "
+                "register, promote, rollback, alias removal."
+            )
+        return
+
+    def cell(value: str | None, limit: int = 40) -> str:
+        text = " ".join(value.split()) if value else "—"
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    rows = [
+        (
+            str(e.seq),
+            e.time,
+            cell(e.actor),
+            e.action,
+            cell(e.model),
+            cell(e.version),
+            cell(e.alias),
+            f"{e.from_version or '—'}→{e.to_version or '—'}" if e.from_version or e.to_version else "—",
+            cell(e.reason),
+            cell(e.source),
+        )
+        for e in found
+    ]
+    header = ("SEQ", "TIME", "ACTOR", "ACTION", "MODEL", "VERSION", "ALIAS", "FROM→TO", "REASON", "SOURCE")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 if __name__ == "__main__":

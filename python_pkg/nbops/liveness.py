@@ -16,7 +16,6 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from . import config, lineage, store
 
@@ -61,7 +60,7 @@ def sweep(start: Path | str | None = None, kernel_id: str | None = None) -> list
     filters = ["attributes.status = 'RUNNING'", f"tags.`{lineage.TAG_HOST}` = '{socket.gethostname()}'"]
     if kernel_id:
         filters.append(f"tags.`{lineage.TAG_KERNEL}` = '{kernel_id}'")
-    experiment_ids = [e.experiment_id for e in _all_experiments(client)]
+    experiment_ids = list(store.experiment_ids(client))
     if not experiment_ids:
         return []
     marked = []
@@ -80,16 +79,6 @@ def sweep(start: Path | str | None = None, kernel_id: str | None = None) -> list
         token = page.token
         if not token:
             return marked
-
-
-def _all_experiments(client: Any) -> list[Any]:
-    found, token = [], None
-    while True:
-        page = client.search_experiments(max_results=1000, page_token=token)
-        found.extend(page)
-        token = page.token
-        if not token:
-            return found
 
 
 def sweep_in_background(start: Path | str | None = None) -> threading.Thread:

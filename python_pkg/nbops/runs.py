@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import store, tracking
+from . import config, store, tracking
 from .errors import InvalidInput, NotFound, StoreError
 
 #: Largest page a single ``search`` may ask for: a page is rendered, not processed.
@@ -29,6 +29,39 @@ FILTER_EXAMPLE = "metrics.accuracy > 0.9 and params.model = 'rf'"
 _BOOKKEEPING_TAG_PREFIXES = ("mlflow.", "nbops.")
 
 _Start = Path | str | None
+
+
+#: Experiments that hold nbops' own records, not anybody's training runs.
+INTERNAL_EXPERIMENTS = ("nbops-audit",)
+
+
+def recent(max_results: int = 50, page_token: str | None = None, start: _Start = None) -> dict[str, Any]:
+    """The newest runs across all experiments, one page at a time (the sidebar's list).
+
+    Ordering and paging are done by the store, so thousands of runs cost one page
+    per request. A store that was never written to is not created just to be
+    read: it simply has no runs yet.
+    """
+    if not 1 <= max_results <= MAX_PAGE:
+        raise InvalidInput(f"max_results must be between 1 and {MAX_PAGE}, got {max_results}.")
+    resolved = config.resolve(start)
+    page: dict[str, Any] = {
+        "runs": [],
+        "next_page_token": None,
+        "store": config.redact_uri(resolved.tracking_uri),
+    }
+    if not store.exists(resolved.tracking_uri):
+        return page
+    mlflow_client = store.client(start)
+    names = store.experiment_ids(mlflow_client, exclude=INTERNAL_EXPERIMENTS)
+    if not names:
+        return page
+    found = _search_page(
+        mlflow_client, list(names), None, ["attributes.start_time DESC"], max_results, page_token
+    )
+    page["runs"] = [tracking.RunSummary.from_run(r, names.get(r.info.experiment_id)).to_dict() for r in found]
+    page["next_page_token"] = _token_text(found.token)
+    return page
 
 
 def run_details(run_id: str, start: _Start = None) -> dict[str, Any]:

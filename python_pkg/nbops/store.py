@@ -143,3 +143,15 @@ def ensure_experiment(name: str, start: Path | str | None = None) -> str:
         slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)[:40]
         location = str(root / f"{slug}-{uuid.uuid4().hex[:8]}")
     return mlflow_client.create_experiment(name, artifact_location=location)
+
+
+def experiment_ids(mlflow_client: Any, exclude: tuple[str, ...] = ()) -> dict[str, str]:
+    """Id → name of every active experiment, paged through the store; ``exclude`` names are left out."""
+    found: dict[str, str] = {}
+    token = None
+    while True:
+        page = mlflow_client.search_experiments(max_results=1000, page_token=token)
+        found.update({e.experiment_id: e.name for e in page if e.name not in exclude})
+        token = page.token
+        if not token:
+            return found

@@ -18,7 +18,7 @@ import tornado
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 
-from .. import __version__, config, tracking
+from .. import __version__, config, runs
 from ..errors import InvalidInput, NbopsError
 
 #: The resource name checked by Jupyter's authorizer for every nbops route.
@@ -92,5 +92,5 @@ class RunsHandler(NbopsHandler):
     async def get(self) -> None:
         max_results = self.int_argument("max_results", 50, 1, 1000)
         page_token = self.get_query_argument("page_token", None)
-        page = await self.call(tracking.recent_runs, max_results, page_token, start=self.root_dir)
+        page = await self.call(runs.recent, max_results, page_token, start=self.root_dir)
         self.reply(page)

@@ -1,0 +1,595 @@
+"""The model registry from notebooks: register, document, promote, roll back.
+
+MLflow keeps versions and aliases but not where an alias pointed before, so it
+cannot roll back. nbops records every alias change in the audit log and derives
+each alias's history from it: the log is the single source of truth, the MLflow
+alias is kept equal to the top of that history (and re-derived after every
+change, so concurrent promotions converge on what the log says happened last).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import audit, cards, lineage, store, tracking
+from .errors import InvalidInput, NbopsError, NotFound
+
+_Start = Path | str | None
+
+#: Version tags copied from the training run, so a version is traceable on its own.
+LINEAGE_TAGS = (
+    lineage.TAG_NOTEBOOK,
+    lineage.TAG_CELL_HASH,
+    lineage.TAG_GIT_COMMIT,
+    lineage.TAG_GIT_BRANCH,
+    lineage.TAG_GIT_DIRTY,
+    lineage.TAG_PYTHON,
+    lineage.TAG_ENV_HASH,
+)
+CARD_TAG = "nbops.card"
+REQUIREMENTS_TAG = "nbops.requirements"
+#: Packages every scikit-learn model needs to load, besides the ones its classes come from.
+_SKLEARN_BASE = ("mlflow", "scikit-learn", "cloudpickle", "numpy", "scipy", "pandas")
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    version: str
+    run_id: str | None
+    model_uri: str
+    aliases: list[str] = field(default_factory=list)
+    card_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- checks, done before anything is written -----------------------------------------------------
+
+
+def check_alias(alias: str) -> str:
+    """MLflow's own alias rules, checked up front so a refused alias changes nothing."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_alias_name, _validate_model_alias_name_reserved
+
+    try:
+        _validate_model_alias_name(alias)
+        _validate_model_alias_name_reserved(alias)
+    except MlflowException as exc:
+        raise InvalidInput(
+            f"alias {alias!r} is not allowed: {exc.message.rstrip('.')}; use letters, digits, _ and -, "
+            "e.g. champion or challenger."
+        ) from None
+    return alias
+
+
+def check_reason(reason: str | None) -> str:
+    if not reason or not reason.strip():
+        raise InvalidInput("a reason is required (--reason TEXT): it goes into the audit log.")
+    return reason.strip()
+
+
+def _flavor(model: Any) -> str:
+    try:
+        from sklearn.base import BaseEstimator
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        BaseEstimator = ()
+    if isinstance(model, BaseEstimator):
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            raise InvalidInput(
+                f"the {type(model).__name__} is not fitted; call .fit(X, y) before registering it."
+            ) from None
+        return "sklearn"
+    from mlflow.pyfunc import PythonModel
+
+    if isinstance(model, PythonModel):
+        return "pyfunc"
+    raise InvalidInput(
+        f"cannot register a {type(model).__name__}: pass a fitted scikit-learn estimator or pipeline, "
+        "or an mlflow.pyfunc.PythonModel."
+    )
+
+
+def _model_modules(model: Any) -> set[str]:
+    """Top-level modules of the model's classes (a pipeline's steps included)."""
+    modules = {type(model).__module__.split(".")[0]}
+    get_params = getattr(model, "get_params", None)
+    if callable(get_params):
+        for value in get_params(deep=True).values():
+            if hasattr(value, "fit") or hasattr(value, "transform"):
+                modules.add(type(value).__module__.split(".")[0])
+    return {m for m in modules if m not in ("builtins", "__main__")}
+
+
+# --- register ------------------------------------------------------------------------------------
+
+
+def register(
+    model: Any,
+    name: str,
+    *,
+    data: Any = None,
+    alias: str | None = None,
+    description: str | None = None,
+    card: dict[str, str] | None = None,
+    source: str | None = None,
+    actor: str | None = None,
+    start: _Start = None,
+) -> ModelVersion:
+    """Log ``model`` to the active tracked run (or a new one) and register a new version of ``name``.
+
+    The signature and input example come from ``data``; requirements are pinned
+    from this environment for the packages the model's classes come from (no
+    MLflow inference subprocess). The run's lineage is copied onto the version,
+    a model card is rendered, the audit log records the registration, and
+    ``alias`` (if given) is promoted to the new version.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("a model name is required, e.g. --name churn-model.")
+    name = name.strip()
+    flavor = _flavor(model)
+    if alias:
+        check_alias(alias)
+    if data is not None and flavor == "sklearn" and not hasattr(model, "predict"):
+        raise InvalidInput(f"the {type(model).__name__} has no predict(); register a predictor.")
+    card_fields = {str(k): str(v) for k, v in (card or {}).items()}
+    source = source or lineage.notebook_path()
+
+    active = tracking.active_run_id(required=False) or _plain_mlflow_run_id(start)
+    if active:
+        version = _log_and_register(model, name, flavor, data, description, active, start)
+    else:
+        with tracking.track(f"register-{name}", start=start, autolog=False):
+            version = _log_and_register(
+                model, name, flavor, data, description, tracking.active_run_id(), start
+            )
+    audit.append("register", model=name, version=version.version, source=source, actor=actor, start=start)
+    if alias:
+        promote(
+            name,
+            version.version,
+            alias,
+            reason="registered with this alias",
+            source=source,
+            actor=actor,
+            start=start,
+        )
+    version.card_path = refresh_card(name, version.version, card=card_fields, start=start)
+    version.aliases = aliases_of(name, version.version, start)
+    return version
+
+
+def _own_skops_types(model: Any) -> list[str] | None:
+    """The types MLflow's skops format would refuse to load back (tree ensembles, for instance).
+
+    The model object was built in this very process by the person registering it,
+    so its own types are trusted; anything loaded later from the store is checked
+    against exactly this list, not opened up wholesale.
+    """
+    try:
+        from skops.io import dumps, get_untrusted_types
+    except ImportError:  # an MLflow without skops serialises with cloudpickle
+        return None
+    return get_untrusted_types(data=dumps(model)) or None
+
+
+def _plain_mlflow_run_id(start: _Start) -> str | None:
+    """A run the user started with ``mlflow.start_run()`` is where the model belongs too."""
+    active = store.fluent(start).active_run()
+    return active.info.run_id if active else None
+
+
+def _log_and_register(
+    model: Any, name: str, flavor: str, data: Any, description: str | None, run_id: str, start: _Start
+) -> ModelVersion:
+    mlflow = store.fluent(start)
+    requirements = lineage.pins_for_modules(
+        _model_modules(model), _SKLEARN_BASE if flavor == "sklearn" else ("mlflow",)
+    )
+    signature = example = None
+    if data is not None:
+        from mlflow.models import infer_signature
+
+        example = data[:5] if hasattr(data, "__getitem__") else data
+        predict = getattr(model, "predict", None)
+        signature = infer_signature(example, predict(example) if callable(predict) else None)
+    if flavor == "sklearn":
+        import mlflow.sklearn
+
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements,
+            skops_trusted_types=_own_skops_types(model),
+        )
+    else:
+        import mlflow.pyfunc
+
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model,
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements,
+        )
+    client = store.client(start)
+    if client.search_registered_models(f"name = '{_quote(name)}'", max_results=1) == []:
+        client.create_registered_model(name)
+    run = client.get_run(run_id)
+    tags = {key: run.data.tags[key] for key in LINEAGE_TAGS if key in run.data.tags}
+    tags.update({k: v for k, v in run.data.tags.items() if k.startswith("nbops.dataset.")})
+    tags[REQUIREMENTS_TAG] = ",".join(requirements)[:5000]
+    created = client.create_model_version(
+        name, info.model_uri, run_id=run_id, tags=tags, description=description or None
+    )
+    _wait_ready(client, name, created.version)
+    return ModelVersion(name, str(created.version), run_id, f"models:/{name}/{created.version}")
+
+
+def _wait_ready(client: Any, name: str, version: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get_model_version(name, version).status == "PENDING_REGISTRATION":
+        if time.monotonic() > deadline:
+            raise NbopsError(f"version {version} of {name!r} is still pending registration; check the store.")
+        time.sleep(0.1)
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "\\'")
+
+
+# --- versions and aliases ------------------------------------------------------------------------
+
+
+def get_version(name: str, version: str | int, start: _Start = None) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    client = store.client(start)
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            if not _model_exists(client, name):
+                raise NotFound(
+                    f"no registered model named {name!r}; nbops registry list shows the models."
+                ) from None
+            raise NotFound(
+                f"model {name!r} has no version {version}; nbops registry list shows its versions."
+            ) from None
+        raise
+
+
+def _model_exists(client: Any, name: str) -> bool:
+    return bool(client.search_registered_models(f"name = '{_quote(name)}'", max_results=1))
+
+
+def alias_holder(name: str, alias: str, start: _Start = None) -> str | None:
+    client = store.client(start)
+    model = client.get_registered_model(name)
+    held = model.aliases.get(alias)
+    return None if held is None else str(held)
+
+
+def aliases_of(name: str, version: str, start: _Start = None) -> list[str]:
+    model = store.client(start).get_registered_model(name)
+    return sorted(alias for alias, held in model.aliases.items() if str(held) == str(version))
+
+
+# --- history, derived from the audit log ---------------------------------------------------------
+
+
+def _replay(events: list[Any]) -> dict[str, list[str | None]]:
+    """Each alias's stack of versions: promote pushes, rollback pops, removal pushes 'none'."""
+    stacks: dict[str, list[str | None]] = {}
+    for event in events:
+        if not event.alias:
+            continue
+        stack = stacks.setdefault(event.alias, [])
+        if event.action == "promote":
+            stack.append(event.to_version)
+        elif event.action == "rollback" and stack:
+            stack.pop()
+        elif event.action == "remove_alias":
+            stack.append(None)
+    return stacks
+
+
+def history(name: str, start: _Start = None) -> dict[str, list[dict[str, Any]]]:
+    """Each alias's timeline: every promote, rollback and removal, oldest first."""
+    timeline: dict[str, list[dict[str, Any]]] = {}
+    for event in audit.events(model=name, start=start):
+        if event.alias and event.action in ("promote", "rollback", "remove_alias"):
+            timeline.setdefault(event.alias, []).append(
+                {
+                    "time": event.time,
+                    "action": event.action,
+                    "from_version": event.from_version,
+                    "to_version": event.to_version,
+                    "actor": event.actor,
+                    "reason": event.reason,
+                    "seq": event.seq,
+                }
+            )
+    return timeline
+
+
+def _converge(name: str, alias: str, start: _Start) -> str | None:
+    """Make the MLflow alias equal what the audit log says, until a re-read agrees."""
+    client = store.client(start)
+    for _ in range(20):
+        target = (_replay(audit.events(model=name, start=start)).get(alias) or [None])[-1]
+        current = alias_holder(name, alias, start)
+        if current == target:
+            return target
+        if target is None:
+            client.delete_registered_model_alias(name, alias)
+        else:
+            client.set_registered_model_alias(name, alias, target)
+    return target
+
+
+def promote(
+    name: str,
+    version: str | int,
+    alias: str,
+    reason: str | None,
+    *,
+    source: str | None = None,
+    actor: str | None = None,
+    start: _Start = None,
+) -> dict[str, Any]:
+    """Point ``alias`` at ``version``; the previous holder is remembered for rollback."""
+    check_alias(alias)
+    reason = check_reason(reason)
+    target = get_version(name, version, start)
+    previous = alias_holder(name, alias, start)
+    event = audit.append(
+        "promote",
+        model=name,
+        version=str(target.version),
+        alias=alias,
+        from_version=previous,
+        to_version=str(target.version),
+        reason=reason,
+        source=source,
+        actor=actor,
+        start=start,
+    )
+    holder = _converge(name, alias, start)
+    return {"model": name, "alias": alias, "from_version": previous, "to_version": holder, "seq": event.seq}
+
+
+def rollback(
+    name: str,
+    alias: str = "champion",
+    reason: str | None = None,
+    *,
+    source: str | None = None,
+    actor: str | None = None,
+    start: _Start = None,
+) -> dict[str, Any]:
+    """Point ``alias`` back at the version it held before; repeatable, one step each time."""
+    check_alias(alias)
+    reason = check_reason(reason)
+    client = store.client(start)
+    if not _model_exists(client, name):
+        raise NotFound(f"no registered model named {name!r}; nbops registry list shows the models.")
+    stack = _replay(audit.events(model=name, start=start)).get(alias, [])
+    if len(stack) < 2:
+        raise InvalidInput(
+            f"alias {alias!r} of {name!r} has no earlier version to roll back to; "
+            "promote a version first (nbops.registry.history shows the timeline)."
+        )
+    current, previous = stack[-1], stack[-2]
+    event = audit.append(
+        "rollback",
+        model=name,
+        version=previous,
+        alias=alias,
+        from_version=current,
+        to_version=previous,
+        reason=reason,
+        source=source,
+        actor=actor,
+        start=start,
+    )
+    holder = _converge(name, alias, start)
+    return {"model": name, "alias": alias, "from_version": current, "to_version": holder, "seq": event.seq}
+
+
+def remove_alias(
+    name: str,
+    alias: str,
+    reason: str | None,
+    *,
+    source: str | None = None,
+    actor: str | None = None,
+    start: _Start = None,
+) -> dict[str, Any]:
+    check_alias(alias)
+    reason = check_reason(reason)
+    previous = alias_holder(name, alias, start)
+    if previous is None:
+        raise InvalidInput(f"model {name!r} has no alias {alias!r} to remove.")
+    event = audit.append(
+        "remove_alias",
+        model=name,
+        alias=alias,
+        from_version=previous,
+        reason=reason,
+        source=source,
+        actor=actor,
+        start=start,
+    )
+    _converge(name, alias, start)
+    return {"model": name, "alias": alias, "from_version": previous, "to_version": None, "seq": event.seq}
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+def list_models(start: _Start = None) -> list[dict[str, Any]]:
+    """Every registered model with its aliases and latest version, paged through the store."""
+    client = store.client(start)
+    found, token = [], None
+    while True:
+        page = client.search_registered_models(max_results=1000, page_token=token)
+        for model in page:
+            versions = client.search_model_versions(
+                f"name = '{_quote(model.name)}'", max_results=1, order_by=["version_number DESC"]
+            )
+            found.append(
+                {
+                    "name": model.name,
+                    "description": model.description or "",
+                    "aliases": {alias: str(version) for alias, version in model.aliases.items()},
+                    "latest_version": str(versions[0].version) if versions else None,
+                }
+            )
+        token = page.token
+        if not token:
+            return found
+
+
+def list_versions(name: str, start: _Start = None) -> list[dict[str, Any]]:
+    client = store.client(start)
+    if not _model_exists(client, name):
+        raise NotFound(f"no registered model named {name!r}; nbops registry list shows the models.")
+    model = client.get_registered_model(name)
+    by_version: dict[str, list[str]] = {}
+    for alias, version in model.aliases.items():
+        by_version.setdefault(str(version), []).append(alias)
+    rows, token = [], None
+    while True:
+        page = client.search_model_versions(
+            f"name = '{_quote(name)}'", max_results=1000, page_token=token, order_by=["version_number DESC"]
+        )
+        for v in page:
+            rows.append(
+                {
+                    "version": str(v.version),
+                    "aliases": sorted(by_version.get(str(v.version), [])),
+                    "run_id": v.run_id,
+                    "created": v.creation_timestamp,
+                    "description": v.description or "",
+                    "tags": dict(v.tags),
+                }
+            )
+        token = page.token
+        if not token:
+            return rows
+
+
+# --- model cards ---------------------------------------------------------------------------------
+
+
+def card_facts(
+    name: str, version: str, card: dict[str, str] | None = None, start: _Start = None
+) -> dict[str, Any]:
+    """Everything the model card shows, read from the registry and the training run."""
+    client = store.client(start)
+    mv = get_version(name, version, start)
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    tags = dict(mv.tags)
+    run_tags = run.data.tags if run else {}
+    saved_card = {k.removeprefix("nbops.card."): v for k, v in tags.items() if k.startswith("nbops.card.")}
+    saved_card.update(card or {})
+    datasets = []
+    for key, value in sorted(run_tags.items()):
+        if key.startswith("nbops.dataset.") and key.endswith(".sha256"):
+            dataset = key.removeprefix("nbops.dataset.").removesuffix(".sha256")
+            datasets.append(
+                {
+                    "name": cards.cell(dataset),
+                    "context": cards.cell(run_tags.get(f"nbops.dataset.{dataset}.context", "")),
+                    "shape": run_tags.get(f"nbops.dataset.{dataset}.shape", ""),
+                    "sha256": value,
+                }
+            )
+    schema = []
+    try:
+        from mlflow.models import get_model_info
+
+        info = get_model_info(mv.source)
+        if info.signature is not None and info.signature.inputs is not None:
+            schema = [
+                (cards.cell(c.name or "0"), cards.cell(getattr(c.type, "name", c.type)))
+                for c in info.signature.inputs.inputs
+            ]
+    except Exception:  # a model without a readable signature simply has no schema section
+        schema = []
+    gates = [
+        {"name": cards.cell(k.removeprefix("nbops.gate.")), "result": cards.cell(v.split()[0]), "time": ""}
+        for k, v in sorted(tags.items())
+        if k.startswith("nbops.gate.")
+    ]
+    created = datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return {
+        "model": cards.cell(name),
+        "version": str(mv.version),
+        "registered": created,
+        "actor": cards.cell(run_tags.get("mlflow.user", "unknown")),
+        "aliases": [cards.cell(a) for a in aliases_of(name, str(mv.version), start)],
+        "run_id": mv.run_id,
+        "run_name": cards.cell(run.info.run_name) if run else "",
+        "flavor": "scikit-learn" if "scikit-learn" in tags.get(REQUIREMENTS_TAG, "") else "pyfunc",
+        "description": cards.cell(mv.description) if mv.description else "",
+        "card": {cards.cell(k): cards.cell(v) for k, v in saved_card.items()},
+        "datasets": datasets,
+        "schema": schema,
+        "params": [
+            (cards.cell(k), cards.cell(v)) for k, v in sorted((run.data.params if run else {}).items())
+        ],
+        "metrics": [
+            (cards.cell(k), f"{v:.6g}") for k, v in sorted((run.data.metrics if run else {}).items())
+        ],
+        "lineage": {
+            "notebook": cards.cell(tags.get(lineage.TAG_NOTEBOOK, "")),
+            "cell": tags.get(lineage.TAG_CELL_HASH, ""),
+            "commit": tags.get(lineage.TAG_GIT_COMMIT, ""),
+            "branch": cards.cell(tags.get(lineage.TAG_GIT_BRANCH, "")),
+            "dirty": tags.get(lineage.TAG_GIT_DIRTY, ""),
+        },
+        "environment": {"python": tags.get(lineage.TAG_PYTHON, "")},
+        "requirements": [r for r in tags.get(REQUIREMENTS_TAG, "").split(",") if r],
+        "gates": gates,
+        "fairness": "",
+        "monitoring": "",
+    }
+
+
+def model_card(name: str, version: str | int, start: _Start = None) -> str:
+    """The model card of a version as Markdown."""
+    return cards.render_markdown(card_facts(name, str(version), start=start), start)
+
+
+def refresh_card(
+    name: str, version: str | int, card: dict[str, str] | None = None, start: _Start = None
+) -> str:
+    """Render the card again from the current facts and store it beside the training run."""
+    client = store.client(start)
+    mv = get_version(name, version, start)
+    for key, value in (card or {}).items():
+        client.set_model_version_tag(name, str(mv.version), f"nbops.card.{key}", value)
+    facts = card_facts(name, str(mv.version), start=start)
+    markdown = cards.render_markdown(facts, start)
+    folder = f"model_cards/{name}/v{mv.version}"
+    if mv.run_id:
+        client.log_text(mv.run_id, markdown, f"{folder}/model_card.md")
+        client.log_text(
+            mv.run_id, cards.to_html_document(markdown, f"{name} v{mv.version}"), f"{folder}/model_card.html"
+        )
+        client.set_model_version_tag(name, str(mv.version), CARD_TAG, f"runs:/{mv.run_id}/{folder}")
+    return f"runs:/{mv.run_id}/{folder}"

@@ -1,0 +1,141 @@
+"""The registry: real store, real models that load and predict, history and audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import nbops
+from nbops import audit, registry
+from nbops.errors import InvalidInput, NotFound
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+
+
+def snapshot(uri: str, name: str):
+    client = MlflowClient(uri)
+    models = {m.name: (dict(m.aliases)) for m in client.search_registered_models()}
+    versions = [v.version for v in client.search_model_versions(f"name = '{name}'")] if name in models else []
+    return models, sorted(versions), [e.seq for e in audit.events()]
+
+
+def test_register_logs_a_loadable_version_with_lineage_card_and_audit(tracking_uri, data, fitted) -> None:
+    X, _ = data
+    with nbops.track("train") as run:
+        nbops.log_dataset(X, "iris")
+        nbops.log_metric("accuracy", 0.97)
+        version = registry.register(fitted, "iris-clf", data=X, description="Sorts <b>irises</b> | demo")
+    assert (version.name, version.version, version.run_id) == ("iris-clf", "1", run.info.run_id)
+    loaded = mlflow.pyfunc.load_model("models:/iris-clf/1")
+    assert list(loaded.predict(X.head(3))) == list(fitted.predict(X.head(3)))
+    mv = MlflowClient(tracking_uri).get_model_version("iris-clf", "1")
+    run_tags = MlflowClient(tracking_uri).get_run(run.info.run_id).data.tags
+    assert mv.tags["nbops.env.python"] == run_tags["nbops.env.python"]  # lineage copied onto the version
+    assert mv.tags["nbops.dataset.iris.sha256"] == nbops.datasets.fingerprint(X, "iris").sha256
+    assert "scikit-learn==" in mv.tags[registry.REQUIREMENTS_TAG]
+    card = registry.model_card("iris-clf", 1)
+    assert "# Model card: iris-clf version 1" in card
+    assert "| accuracy | 0.97 |" in card and "| iris | training | 150x4 |" in card
+    assert "| sepal length (cm) | double |" in card
+    html_path = MlflowClient(tracking_uri).download_artifacts(
+        run.info.run_id, "model_cards/iris-clf/v1/model_card.html"
+    )
+    html_text = Path(html_path).read_text()
+    assert "<b>irises</b>" not in html_text and "&lt;b&gt;irises&lt;/b&gt;" in html_text
+    (event,) = audit.events(model="iris-clf")
+    assert (event.action, event.version) == ("register", "1")
+
+
+def test_register_outside_a_run_creates_one(tracking_uri, fitted, data) -> None:
+    version = registry.register(fitted, "standalone", data=data[0], alias="challenger")
+    run = MlflowClient(tracking_uri).get_run(version.run_id)
+    assert run.info.run_name == "register-standalone" and run.info.status == "FINISHED"
+    assert version.aliases == ["challenger"]
+
+
+def test_promote_and_rollback_walk_the_alias_history(tracking_uri, fitted, data) -> None:
+    for _ in range(3):
+        registry.register(fitted, "walker", data=data[0])
+    registry.promote("walker", 1, "champion", "first")
+    registry.promote("walker", 2, "champion", "better")
+    registry.promote("walker", 3, "champion", "best")
+    assert registry.alias_holder("walker", "champion") == "3"
+    assert registry.rollback("walker", "champion", "3 broke prod")["to_version"] == "2"
+    assert registry.alias_holder("walker", "champion") == "2"
+    assert registry.rollback("walker", "champion", "2 too")["to_version"] == "1"
+    with pytest.raises(InvalidInput, match="no earlier version to roll back to"):
+        registry.rollback("walker", "champion", "again")
+    timeline = registry.history("walker")["champion"]
+    assert [(t["action"], t["from_version"], t["to_version"]) for t in timeline] == [
+        ("promote", None, "1"),
+        ("promote", "1", "2"),
+        ("promote", "2", "3"),
+        ("rollback", "3", "2"),
+        ("rollback", "2", "1"),
+    ]
+    assert timeline[3]["reason"] == "3 broke prod"
+    assert audit.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: registry.promote("nope", 1, "champion", "r"), NotFound, "no registered model named 'nope'"),
+        (lambda: registry.promote("refused", 9, "champion", "r"), NotFound, "has no version 9"),
+        (lambda: registry.promote("refused", 1, "v1", "r"), InvalidInput, "alias 'v1' is not allowed"),
+        (
+            lambda: registry.promote("refused", 1, "latest", "r"),
+            InvalidInput,
+            "alias 'latest' is not allowed",
+        ),
+        (lambda: registry.promote("refused", 1, "bad alias!", "r"), InvalidInput, "is not allowed"),
+        (lambda: registry.promote("refused", 1, "champion", " "), InvalidInput, "a reason is required"),
+        (lambda: registry.rollback("refused", "champion", "r"), InvalidInput, "no earlier version"),
+        (lambda: registry.register(LogisticRegression(), "refused"), InvalidInput, "is not fitted"),
+        (lambda: registry.register({"not": "a model"}, "refused"), InvalidInput, "cannot register a dict"),
+    ],
+)
+def test_refusals_leave_registry_and_audit_as_they_were(
+    tracking_uri, fitted, data, call, error, message
+) -> None:
+    registry.register(fitted, "refused", data=data[0])
+    before = snapshot(tracking_uri, "refused")
+    with pytest.raises(error, match=message):
+        call()
+    assert snapshot(tracking_uri, "refused") == before
+
+
+def test_listing_models_and_versions(tracking_uri, fitted, data) -> None:
+    registry.register(fitted, "listed", data=data[0], alias="champion")
+    registry.register(fitted, "listed", data=data[0])
+    (model,) = [m for m in registry.list_models() if m["name"] == "listed"]
+    assert model["aliases"] == {"champion": "1"} and model["latest_version"] == "2"
+    versions = registry.list_versions("listed")
+    assert [(v["version"], v["aliases"]) for v in versions] == [("2", []), ("1", ["champion"])]
+
+
+def test_tree_ensembles_register_and_load_back(tracking_uri, data) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = data
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    version = registry.register(forest, "forest", data=X)
+    loaded = mlflow.pyfunc.load_model(version.model_uri)
+    assert list(loaded.predict(X.head(4))) == list(forest.predict(X.head(4)))

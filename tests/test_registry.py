@@ -139,3 +139,12 @@ def test_tree_ensembles_register_and_load_back(tracking_uri, data) -> None:
     version = registry.register(forest, "forest", data=X)
     loaded = mlflow.pyfunc.load_model(version.model_uri)
     assert list(loaded.predict(X.head(4))) == list(forest.predict(X.head(4)))
+
+
+def test_rollback_target_names_the_previous_holder(tracking_uri, fitted, data) -> None:
+    for _ in range(2):
+        registry.register(fitted, "target", data=data[0])
+    assert registry.rollback_target("target") is None
+    registry.promote("target", 1, "champion", "a")
+    registry.promote("target", 2, "champion", "b")
+    assert registry.rollback_target("target") == "1"

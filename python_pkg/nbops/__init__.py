@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .datasets import log_dataset
     from .tracking import log_metric, log_metrics, log_param, log_params, track
     from .widgets.compare import compare
+    from .widgets.registry import registry_widget
 
 #: Public name → the module that defines it; imported on first use so ``import nbops`` stays instant.
 _LAZY = {
@@ -24,6 +25,7 @@ _LAZY = {
     "log_params": "tracking",
     "log_dataset": "datasets",
     "compare": "widgets.compare",
+    "registry_widget": "widgets.registry",
 }
 #: Submodules reachable as attributes (``nbops.registry.history(...)``), imported on first use.
 _SUBMODULES = ("audit", "registry", "runs", "datasets", "tracking")
@@ -36,6 +38,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "registry_widget",
     "track",
 ]
 

@@ -306,6 +306,12 @@ def _replay(events: list[Any]) -> dict[str, list[str | None]]:
     return stacks
 
 
+def rollback_target(name: str, alias: str = "champion", start: _Start = None) -> str | None:
+    """The version a rollback of ``alias`` would point at now (``None``: nothing to roll back to)."""
+    stack = _replay(audit.events(model=name, start=start)).get(alias, [])
+    return stack[-2] if len(stack) >= 2 else None
+
+
 def history(name: str, start: _Start = None) -> dict[str, list[dict[str, Any]]]:
     """Each alias's timeline: every promote, rollback and removal, oldest first."""
     timeline: dict[str, list[dict[str, Any]]] = {}

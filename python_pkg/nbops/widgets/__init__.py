@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .compare import CompareWidget
+    from .registry import RegistryWidget
     from .run_card import RunCard
 
 # The ``compare()`` function lives in ``nbops.widgets.compare``; it is not
 # re-exported here because that name is already the submodule's.
-__all__ = ["CompareWidget", "RunCard"]
+__all__ = ["CompareWidget", "RegistryWidget", "RunCard"]
 
-_WHERE = {"RunCard": "run_card", "CompareWidget": "compare"}
+_WHERE = {"RunCard": "run_card", "CompareWidget": "compare", "RegistryWidget": "registry"}
 
 
 def __getattr__(name: str) -> Any:

@@ -148,3 +148,36 @@ def test_rollback_target_names_the_previous_holder(tracking_uri, fitted, data) -
     registry.promote("target", 1, "champion", "a")
     registry.promote("target", 2, "champion", "b")
     assert registry.rollback_target("target") == "1"
+
+
+PROMOTER = """
+import sys, time
+from nbops import registry
+go = float(sys.argv[2])
+while time.time() < go:
+    time.sleep(0.001)
+registry.promote("contested", sys.argv[1], "champion", f"kernel {sys.argv[1]} wins")
+"""
+
+
+def test_two_processes_promoting_at_once_agree_with_the_audit_log(tracking_uri, fitted, data) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    for _ in range(3):
+        registry.register(fitted, "contested", data=data[0])
+    registry.promote("contested", 1, "champion", "baseline")
+    go = f"{time.time() + 4:.3f}"  # both start the promotion at the same moment
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    procs = [subprocess.Popen([sys.executable, "-c", PROMOTER, v, go], env=env) for v in ("2", "3")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+
+    timeline = registry.history("contested")["champion"]
+    assert [t["action"] for t in timeline] == ["promote", "promote", "promote"]
+    assert sorted(t["to_version"] for t in timeline[1:]) == ["2", "3"]
+    assert registry.alias_holder("contested", "champion") == timeline[-1]["to_version"]
+    assert audit.verify().ok
+    # A rollback goes back to what the log says came before the winner.
+    assert registry.rollback("contested", "champion", "undo")["to_version"] == timeline[-2]["to_version"]

@@ -92,6 +92,15 @@ def test_promote_and_rollback_walk_the_alias_history(tracking_uri, fitted, data)
     ]
     assert timeline[3]["reason"] == "3 broke prod"
     assert audit.verify().ok
+    # The cards follow the alias: regenerated when it moves.
+    assert "| Aliases | champion |" in _stored_card(tracking_uri, "walker", 1)
+    assert "| Aliases | none |" in _stored_card(tracking_uri, "walker", 3)
+
+
+def _stored_card(uri: str, name: str, version: int) -> str:
+    client = MlflowClient(uri)
+    run_id = client.get_model_version(name, str(version)).run_id
+    return Path(client.download_artifacts(run_id, f"model_cards/{name}/v{version}/model_card.md")).read_text()
 
 
 @pytest.mark.parametrize(

@@ -59,8 +59,12 @@ def test_tracked_cell_appears_in_the_sidebar(lab, page: Page, screenshot) -> Non
     # The sidebar read the run from the store that the kernel wrote: the project's embedded default.
     db = lab.root / ".nbops" / "mlflow.db"
     with sqlite3.connect(db) as conn:
-        ((name, status),) = conn.execute("select name, status from runs").fetchall()
+        ((run_id, name, status),) = conn.execute("select run_uuid, name, status from runs").fetchall()
+        tags = dict(conn.execute("select key, value from tags where run_uuid = ?", (run_id,)).fetchall())
     assert (name, status) == ("browser-run", "FINISHED")
+    # JupyterLab told the kernel which notebook it runs: the run knows its notebook.
+    assert tags["nbops.notebook.path"] == str(lab.root / "experiment.ipynb")
+    assert tags["nbops.owner.kernel_id"]
 
 
 def test_sidebar_api_refuses_a_browser_without_the_token(lab, page: Page) -> None:

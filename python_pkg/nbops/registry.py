@@ -374,7 +374,14 @@ def promote(
         start=start,
     )
     holder = _converge(name, alias, start)
+    _refresh_cards(name, {previous, holder}, start)
     return {"model": name, "alias": alias, "from_version": previous, "to_version": holder, "seq": event.seq}
+
+
+def _refresh_cards(name: str, versions: set[str | None], start: _Start) -> None:
+    """An alias moved: the cards of the versions it left and reached list aliases, so re-render them."""
+    for version in sorted(v for v in versions if v):
+        refresh_card(name, version, start=start)
 
 
 def rollback(
@@ -412,6 +419,7 @@ def rollback(
         start=start,
     )
     holder = _converge(name, alias, start)
+    _refresh_cards(name, {current, holder}, start)
     return {"model": name, "alias": alias, "from_version": current, "to_version": holder, "seq": event.seq}
 
 
@@ -440,6 +448,7 @@ def remove_alias(
         start=start,
     )
     _converge(name, alias, start)
+    _refresh_cards(name, {previous}, start)
     return {"model": name, "alias": alias, "from_version": previous, "to_version": None, "seq": event.seq}
 
 

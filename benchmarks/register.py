@@ -23,7 +23,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tempfile.mkdtemp(prefix='nbops-bench-')) / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = (
+        f"sqlite:///{Path(tempfile.mkdtemp(prefix='nbops-bench-')) / 'mlflow.db'}"
+    )
 
     import mlflow.sklearn
     from sklearn.datasets import load_breast_cancer
@@ -40,14 +42,19 @@ def main() -> None:
 
     def baseline() -> None:
         with mlflow.start_run():
-            mlflow.sklearn.log_model(model, name="model", input_example=example, registered_model_name="baseline")
+            mlflow.sklearn.log_model(
+                model, name="model", input_example=example, registered_model_name="baseline"
+            )
 
     def nbops_register() -> None:
         registry.register(model, "nbops", data=X)
 
     baseline()  # warm-up: imports and first-use costs, for both
     nbops_register()
-    timings: dict[str, list[float]] = {"mlflow.sklearn.log_model (default)": [], "nbops.registry.register": []}
+    timings: dict[str, list[float]] = {
+        "mlflow.sklearn.log_model (default)": [],
+        "nbops.registry.register": [],
+    }
     for _ in range(args.repeat):
         for name, fn in zip(timings, (baseline, nbops_register), strict=True):
             started = time.perf_counter()

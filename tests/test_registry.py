@@ -190,3 +190,14 @@ def test_two_processes_promoting_at_once_agree_with_the_audit_log(tracking_uri, 
     assert audit.verify().ok
     # A rollback goes back to what the log says came before the winner.
     assert registry.rollback("contested", "champion", "undo")["to_version"] == timeline[-2]["to_version"]
+
+
+def test_removing_an_alias_is_audited_and_can_be_rolled_back(tracking_uri, fitted, data) -> None:
+    registry.register(fitted, "removable", data=data[0], alias="champion")
+    registry.remove_alias("removable", "champion", "retire the model")
+    assert registry.alias_holder("removable", "champion") is None
+    assert [e.action for e in audit.events(model="removable")][-1] == "remove_alias"
+    with pytest.raises(InvalidInput, match="has no alias 'champion' to remove"):
+        registry.remove_alias("removable", "champion", "again")
+    assert registry.rollback("removable", "champion", "bring it back")["to_version"] == "1"
+    assert registry.alias_holder("removable", "champion") == "1"

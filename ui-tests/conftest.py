@@ -74,6 +74,19 @@ class Lab:
         page.goto(f"{self.url}{path}?token={self.token}")
         page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
 
+    def write_notebook(self, name: str, cells: list[str]) -> None:
+        """A notebook of code cells in the lab's folder, with the python3 kernel chosen."""
+        import nbformat
+
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+        }
+        nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+        nbformat.write(nb, self.root / name)
+
     def run_notebook(self, page, name: str):
         """Open notebook ``name`` and run its cells one by one with Shift+Enter; returns its cells."""
         from playwright.sync_api import expect

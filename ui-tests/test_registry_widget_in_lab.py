@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
 from mlflow import MlflowClient
 from playwright.sync_api import Page, expect
@@ -28,24 +27,13 @@ nbops.registry.promote("ui-model", 1, "champion", "first release")
 REASON = "v2 is better: add data, d d a b"  # letters that are notebook shortcuts in command mode
 
 
-def _write_notebook(lab, name: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nb.cells = [
-        nbformat.v4.new_code_cell(SETUP),
-        nbformat.v4.new_code_cell("from nbops.widgets.registry import registry_widget\nregistry_widget()"),
-    ]
-    nbformat.write(nb, lab.root / name)
+CELLS = [SETUP, "from nbops.widgets.registry import registry_widget\nregistry_widget()"]
 
 
 def test_promote_a_version_from_the_registry_widget(
     lab, page: Page, screenshot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _write_notebook(lab, "registry.ipynb")
+    lab.write_notebook("registry.ipynb", CELLS)
     cells = lab.run_notebook(page, "registry.ipynb")
 
     widget = cells.nth(1).locator(".nbops-registry")

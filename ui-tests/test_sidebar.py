@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import nbformat
 from playwright.sync_api import Page, expect
 
 
@@ -28,19 +27,10 @@ def test_empty_sidebar_tells_a_new_user_what_to_type(lab, page: Page, screenshot
 
 
 def test_tracked_cell_appears_in_the_sidebar(lab, page: Page, screenshot) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nb.cells = [
-        nbformat.v4.new_code_cell("%load_ext nbops"),
-        nbformat.v4.new_code_cell(
-            "%%track browser-run\nimport mlflow\nmlflow.log_metric('accuracy', 0.97)\n6 * 7"
-        ),
-    ]
-    nbformat.write(nb, lab.root / "experiment.ipynb")
+    lab.write_notebook(
+        "experiment.ipynb",
+        ["%load_ext nbops", "%%track browser-run\nimport mlflow\nmlflow.log_metric('accuracy', 0.97)\n6 * 7"],
+    )
 
     cells = lab.run_notebook(page, "experiment.ipynb")
     output = cells.nth(1).locator(".jp-OutputArea-output")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import nbformat
 from playwright.sync_api import Page, expect
 
 SETUP = """\
@@ -19,23 +18,15 @@ for name, accuracy, depth in [("alpha", 0.71, "3"), ("beta", 0.93, "5"), ("gamma
 """
 
 
-def _write_notebook(lab, name: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nb.cells = [
-        nbformat.v4.new_code_cell(SETUP),
-        nbformat.v4.new_code_cell("from nbops.widgets.compare import compare\ncompare()"),
-        nbformat.v4.new_code_cell("from nbops.widgets import RunCard\nRunCard.for_run(run_ids['beta'])"),
-    ]
-    nbformat.write(nb, lab.root / name)
+CELLS = [
+    SETUP,
+    "from nbops.widgets.compare import compare\ncompare()",
+    "from nbops.widgets import RunCard\nRunCard.for_run(run_ids['beta'])",
+]
 
 
 def test_compare_widget_sorts_in_the_store_and_the_run_card_renders(lab, page: Page, screenshot) -> None:
-    _write_notebook(lab, "compare.ipynb")
+    lab.write_notebook("compare.ipynb", CELLS)
     cells = lab.run_notebook(page, "compare.ipynb")
 
     widget = cells.nth(1).locator(".nbops-compare")
@@ -83,7 +74,7 @@ def test_compare_widget_sorts_in_the_store_and_the_run_card_renders(lab, page: P
 
 
 def test_widgets_follow_the_dark_theme(lab, page: Page, screenshot) -> None:
-    _write_notebook(lab, "dark.ipynb")
+    lab.write_notebook("dark.ipynb", CELLS)
     cells = lab.run_notebook(page, "dark.ipynb")
     widget = cells.nth(1).locator(".nbops-compare")
     widget.scroll_into_view_if_needed(timeout=60_000)

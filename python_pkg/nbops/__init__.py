@@ -28,7 +28,7 @@ _LAZY = {
     "registry_widget": "widgets.registry",
 }
 #: Submodules reachable as attributes (``nbops.registry.history(...)``), imported on first use.
-_SUBMODULES = ("audit", "registry", "runs", "datasets", "tracking")
+_SUBMODULES = ("audit", "datasets", "gate", "registry", "runs", "tracking")
 
 __all__ = [
     "__version__",

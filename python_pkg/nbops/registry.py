@@ -361,21 +361,46 @@ def promote(
     reason = check_reason(reason)
     target = get_version(name, version, start)
     previous = alias_holder(name, alias, start)
+    version_id = str(target.version)
+    return _record_alias_change(
+        "promote", name, alias, previous, version_id, reason, source=source, actor=actor, start=start
+    )
+
+
+def _record_alias_change(
+    action: str,
+    name: str,
+    alias: str,
+    from_version: str | None,
+    to_version: str | None,
+    reason: str,
+    *,
+    source: str | None,
+    actor: str | None,
+    start: _Start,
+) -> dict[str, Any]:
+    """Append the event, make the MLflow alias agree with the log, re-render the affected cards."""
     event = audit.append(
-        "promote",
+        action,
         model=name,
-        version=str(target.version),
+        version=to_version,
         alias=alias,
-        from_version=previous,
-        to_version=str(target.version),
+        from_version=from_version,
+        to_version=to_version,
         reason=reason,
         source=source,
         actor=actor,
         start=start,
     )
     holder = _converge(name, alias, start)
-    _refresh_cards(name, {previous, holder}, start)
-    return {"model": name, "alias": alias, "from_version": previous, "to_version": holder, "seq": event.seq}
+    _refresh_cards(name, {from_version, holder}, start)
+    return {
+        "model": name,
+        "alias": alias,
+        "from_version": from_version,
+        "to_version": holder,
+        "seq": event.seq,
+    }
 
 
 def _refresh_cards(name: str, versions: set[str | None], start: _Start) -> None:
@@ -406,21 +431,9 @@ def rollback(
             "promote a version first (nbops.registry.history shows the timeline)."
         )
     current, previous = stack[-1], stack[-2]
-    event = audit.append(
-        "rollback",
-        model=name,
-        version=previous,
-        alias=alias,
-        from_version=current,
-        to_version=previous,
-        reason=reason,
-        source=source,
-        actor=actor,
-        start=start,
+    return _record_alias_change(
+        "rollback", name, alias, current, previous, reason, source=source, actor=actor, start=start
     )
-    holder = _converge(name, alias, start)
-    _refresh_cards(name, {current, holder}, start)
-    return {"model": name, "alias": alias, "from_version": current, "to_version": holder, "seq": event.seq}
 
 
 def remove_alias(
@@ -437,19 +450,9 @@ def remove_alias(
     previous = alias_holder(name, alias, start)
     if previous is None:
         raise InvalidInput(f"model {name!r} has no alias {alias!r} to remove.")
-    event = audit.append(
-        "remove_alias",
-        model=name,
-        alias=alias,
-        from_version=previous,
-        reason=reason,
-        source=source,
-        actor=actor,
-        start=start,
+    return _record_alias_change(
+        "remove_alias", name, alias, previous, None, reason, source=source, actor=actor, start=start
     )
-    _converge(name, alias, start)
-    _refresh_cards(name, {previous}, start)
-    return {"model": name, "alias": alias, "from_version": previous, "to_version": None, "seq": event.seq}
 
 
 # --- listing -------------------------------------------------------------------------------------

@@ -201,3 +201,29 @@ def test_removing_an_alias_is_audited_and_can_be_rolled_back(tracking_uri, fitte
         registry.remove_alias("removable", "champion", "again")
     assert registry.rollback("removable", "champion", "bring it back")["to_version"] == "1"
     assert registry.alias_holder("removable", "champion") == "1"
+
+
+def test_promotion_policy_requires_passed_gates_unless_forced(tracking_uri, fitted, data, tmp_path) -> None:
+    from nbops.errors import PolicyError
+
+    (tmp_path / "pyproject.toml").write_text('[tool.nbops.policy]\nchampion = ["performance", "fairness"]\n')
+    registry.register(fitted, "governed", data=data[0])
+    client = MlflowClient(tracking_uri)
+    before = snapshot(tracking_uri, "governed")
+    with pytest.raises(
+        PolicyError, match=r"required gates not passed: performance \(not run\), fairness \(not run\)"
+    ):
+        registry.promote("governed", 1, "champion", "ship it")
+    client.set_model_version_tag("governed", "1", "nbops.gate.performance", "passed r1 2026-01-01T00:00:00Z")
+    client.set_model_version_tag("governed", "1", "nbops.gate.fairness", "failed r2 2026-01-01T00:00:00Z")
+    with pytest.raises(PolicyError, match=r"fairness \(failed\)"):
+        registry.promote("governed", 1, "champion", "ship it")
+    assert snapshot(tracking_uri, "governed") == before  # refusals change nothing
+    assert registry.promote("governed", 1, "staging", "no policy for this alias")["to_version"] == "1"
+    forced = registry.promote("governed", 1, "champion", "hotfix", force=True)
+    assert forced["forced"] and registry.alias_holder("governed", "champion") == "1"
+    event = audit.events(model="governed")[-1]
+    assert event.details["forced"] == "true" and "fairness (failed)" in event.details["policy_gaps"]
+    client.set_model_version_tag("governed", "1", "nbops.gate.fairness", "passed r3 2026-01-02T00:00:00Z")
+    assert "forced" not in registry.promote("governed", 1, "champion", "all gates green")
+    assert "| fairness | passed | 2026-01-02T00:00:00Z |" in registry.model_card("governed", 1)

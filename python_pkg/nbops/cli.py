@@ -165,13 +165,18 @@ def registry_list(model: str | None, as_json: bool) -> None:
 @click.argument("version")
 @click.option("--to", "alias", required=True, help="Alias to point at the version, e.g. champion.")
 @click.option("--reason", "-r", required=True, help="Why (recorded in the audit log).")
+@click.option("--force", is_flag=True, help="Override the promotion policy; audited as forced.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_reports_errors
-def promote(model: str, version: str, alias: str, reason: str, as_json: bool) -> None:
-    """Point ALIAS of MODEL at VERSION; the previous holder is remembered for rollback."""
+def promote(model: str, version: str, alias: str, reason: str, force: bool, as_json: bool) -> None:
+    """Point ALIAS of MODEL at VERSION; the previous holder is remembered for rollback.
+
+    The promotion policy ([tool.nbops.policy] in pyproject.toml) names the gates each
+    alias requires; promote refuses (exit 2) unless they all passed for this version.
+    """
     from . import registry as core
 
-    done = core.promote(model, version, alias, reason, source="cli")
+    done = core.promote(model, version, alias, reason, force=force, source="cli")
     if as_json:
         click.echo(json.dumps(done))
         return

@@ -30,6 +30,12 @@ class InvalidInput(NbopsError):
     """An argument from a user or a request is malformed."""
 
 
+class PolicyError(InvalidInput):
+    """A promotion the project's policy does not allow (required gates not passed)."""
+
+    http_status = 409
+
+
 class NotFound(NbopsError):
     """A run, model or version named by the user does not exist."""
 

@@ -229,6 +229,7 @@ class NbopsMagics(Magics):
     @argument("version", help="Version to promote.")
     @argument("--to", dest="alias", required=True, help="Alias to point at the version, e.g. champion.")
     @argument("--reason", "-r", required=True, help="Why (recorded in the audit log).")
+    @argument("--force", action="store_true", help="Override the promotion policy (audited as forced).")
     @line_magic
     def promote(self, line: str) -> None:
         """Point an alias at a version; the previous holder is remembered for %rollback."""
@@ -242,7 +243,8 @@ class NbopsMagics(Magics):
             registry.promote, args.name, args.version, args.alias, _unquote(args.reason)
         )
         before = f" (was version {done['from_version']})" if done["from_version"] else ""
-        print(f"✓ {args.name}@{args.alias} → version {done['to_version']}{before}")
+        forced = " · forced past the promotion policy" if done.get("forced") else ""
+        print(f"✓ {args.name}@{args.alias} → version {done['to_version']}{before}{forced}")
 
     @magic_arguments()
     @argument("name", help="Registered model name.")

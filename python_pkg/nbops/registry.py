@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import audit, cards, lineage, store, tracking
-from .errors import InvalidInput, NbopsError, NotFound
+from . import audit, cards, config, lineage, store, tracking
+from .errors import ConfigError, InvalidInput, NbopsError, NotFound, PolicyError
 
 _Start = Path | str | None
 
@@ -346,24 +346,81 @@ def _converge(name: str, alias: str, start: _Start) -> str | None:
     return target
 
 
+def required_gates(alias: str, start: _Start = None) -> list[str]:
+    """The gates ``[tool.nbops.policy]`` requires before a version may hold ``alias``."""
+    settings = config.resolve(start)
+    policy = settings.tool.get("policy", {})
+    if not isinstance(policy, dict):
+        raise ConfigError(f"[tool.nbops.policy] in {settings.pyproject} must be a table: alias = [gates].")
+    gates = policy.get(alias, [])
+    if not isinstance(gates, list) or not all(isinstance(g, str) for g in gates):
+        raise ConfigError(
+            f"[tool.nbops.policy] {alias} in {settings.pyproject} must be a list of gate names, "
+            'e.g. champion = ["performance", "fairness"].'
+        )
+    return gates
+
+
+def gate_results(mv: Any) -> dict[str, str]:
+    """Gate name → passed | failed | error, from the version's ``nbops.gate.<gate>`` tags."""
+    return {
+        key.removeprefix("nbops.gate."): value.split()[0]
+        for key, value in mv.tags.items()
+        if key.startswith("nbops.gate.") and value.split()
+    }
+
+
+def policy_gaps(name: str, version: str, alias: str, start: _Start = None) -> list[str]:
+    """What stops ``version`` from holding ``alias``: each required gate that is missing or did not pass."""
+    results = gate_results(get_version(name, version, start))
+    gaps = []
+    for gate in required_gates(alias, start):
+        result = results.get(gate)
+        if result != "passed":
+            gaps.append(f"{gate} ({result or 'not run'})")
+    return gaps
+
+
 def promote(
     name: str,
     version: str | int,
     alias: str,
     reason: str | None,
     *,
+    force: bool = False,
     source: str | None = None,
     actor: str | None = None,
     start: _Start = None,
 ) -> dict[str, Any]:
-    """Point ``alias`` at ``version``; the previous holder is remembered for rollback."""
+    """Point ``alias`` at ``version``; the previous holder is remembered for rollback.
+
+    The promotion policy (``[tool.nbops.policy]``) must be met: every gate the
+    alias requires passed for this exact version. ``force`` overrides it, and the
+    audit event says so, with what was missing.
+    """
     check_alias(alias)
     reason = check_reason(reason)
     target = get_version(name, version, start)
-    previous = alias_holder(name, alias, start)
     version_id = str(target.version)
+    gaps = policy_gaps(name, version_id, alias, start)
+    if gaps and not force:
+        raise PolicyError(
+            f"{name} version {version_id} cannot become {alias}: required gates not passed: "
+            f"{', '.join(gaps)}; run them (nbops gate run) or promote with --force and a reason."
+        )
+    previous = alias_holder(name, alias, start)
+    details = {"forced": "true", "policy_gaps": "; ".join(gaps)} if gaps else None
     return _record_alias_change(
-        "promote", name, alias, previous, version_id, reason, source=source, actor=actor, start=start
+        "promote",
+        name,
+        alias,
+        previous,
+        version_id,
+        reason,
+        source=source,
+        actor=actor,
+        start=start,
+        details=details,
     )
 
 
@@ -378,10 +435,12 @@ def _record_alias_change(
     source: str | None,
     actor: str | None,
     start: _Start,
+    details: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Append the event, make the MLflow alias agree with the log, re-render the affected cards."""
     event = audit.append(
         action,
+        details=details,
         model=name,
         version=to_version,
         alias=alias,
@@ -394,13 +453,16 @@ def _record_alias_change(
     )
     holder = _converge(name, alias, start)
     _refresh_cards(name, {from_version, holder}, start)
-    return {
+    result = {
         "model": name,
         "alias": alias,
         "from_version": from_version,
         "to_version": holder,
         "seq": event.seq,
     }
+    if details and details.get("forced"):
+        result["forced"] = True
+    return result
 
 
 def _refresh_cards(name: str, versions: set[str | None], start: _Start) -> None:
@@ -549,9 +611,13 @@ def card_facts(
     except Exception:  # a model without a readable signature simply has no schema section
         schema = []
     gates = [
-        {"name": cards.cell(k.removeprefix("nbops.gate.")), "result": cards.cell(v.split()[0]), "time": ""}
+        {
+            "name": cards.cell(k.removeprefix("nbops.gate.")),
+            "result": cards.cell(v.split()[0]),
+            "time": cards.cell(v.split()[2] if len(v.split()) > 2 else ""),
+        }
         for k, v in sorted(tags.items())
-        if k.startswith("nbops.gate.")
+        if k.startswith("nbops.gate.") and v.split()
     ]
     created = datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     return {

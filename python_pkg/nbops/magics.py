@@ -76,6 +76,9 @@ Registry:
   %register MODEL_VAR --name NAME [--data X_VAR] [--alias ALIAS] [--description TEXT] [--card k=v]...
   %promote NAME VERSION --to ALIAS --reason TEXT
   %rollback NAME [--alias ALIAS] --reason TEXT
+
+Gates:
+  %gate GATE... --model models:/NAME/VERSION [-p KEY VALUE]... [--parallel N] [--timeout S]
 """
 
 
@@ -175,15 +178,20 @@ class NbopsMagics(Magics):
 
                 display(RunCard.for_run(run.info.run_id))
 
-    def _registry_call(self, fn, *args, **kwargs):
-        """Run a registry function; its refusals become one-line UsageErrors."""
-        from . import lineage
+    def _call(self, fn, *args, **kwargs):
+        """Run a core function; its refusals become one-line UsageErrors."""
         from .errors import NbopsError
 
         try:
-            return fn(*args, source=lineage.notebook_path(self.shell.user_ns), **kwargs)
+            return fn(*args, **kwargs)
         except NbopsError as exc:
             raise UsageError(str(exc)) from None
+
+    def _registry_call(self, fn, *args, **kwargs):
+        """A registry change, audited with this notebook as its source."""
+        from . import lineage
+
+        return self._call(fn, *args, source=lineage.notebook_path(self.shell.user_ns), **kwargs)
 
     @magic_arguments()
     @argument("model_var", help="Notebook variable holding the fitted model.")
@@ -247,6 +255,48 @@ class NbopsMagics(Magics):
         print(f"✓ {args.name}@{args.alias} → version {done['to_version']}{before}{forced}")
 
     @magic_arguments()
+    @argument(
+        "gates", nargs="+", help="Shipped gate names (performance, data_validation, ...) or notebook paths."
+    )
+    @argument(
+        "--model", "-m", required=True, help="The version to judge: models:/NAME/VERSION or NAME@ALIAS."
+    )
+    @argument(
+        "-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), help="A gate parameter."
+    )
+    @argument("--parallel", type=int, default=1, help="Gates run at once.")
+    @argument("--timeout", type=float, default=600, help="Seconds before a gate is stopped.")
+    @argument("--report", default=None, help="Folder for executed notebooks, HTML and JUnit.")
+    @line_magic
+    def gate(self, line: str) -> None:
+        """Run validation gates against a model version, exactly like ``nbops gate run``.
+
+        Prints a progress line per gate and the summary; the cell fails (one line)
+        when a gate failed or could not run, so a notebook run in CI stops there.
+        """
+        from . import gates
+
+        if {"-h", "--help"} & set(line.split()):
+            print(self.gate.__doc__)
+            return
+        args = parse_argstring(self.gate, line)
+        parameters = {key: _gate_value(value) for key, value in args.parameter or []}
+        report = self._call(
+            gates.run,
+            args.gates,
+            _unquote(args.model),
+            parameters,
+            parallel=args.parallel,
+            timeout=args.timeout,
+            report=args.report,
+            progress=print,
+        )
+        print(report.summary_table())
+        if report.exit_code:
+            verdict = "could not run" if report.exit_code == 2 else "failed"
+            raise UsageError(f"gates {verdict}: see the table above and the report in {report.report_dir}")
+
+    @magic_arguments()
     @argument("name", help="Registered model name.")
     @argument("--alias", "-a", default="champion", help="Alias to roll back (default: champion).")
     @argument("--reason", "-r", required=True, help="Why (recorded in the audit log).")
@@ -263,6 +313,13 @@ class NbopsMagics(Magics):
         print(
             f"✓ {args.name}@{args.alias} rolled back to version {done['to_version']} (was {done['from_version']})"
         )
+
+
+def _gate_value(text: str) -> object:
+    """A ``-p`` value as papermill's own command line reads it (numbers, booleans, None, text)."""
+    from papermill.cli import _resolve_type
+
+    return _resolve_type(_unquote(text))
 
 
 def _unquote(text: str) -> str:

@@ -340,3 +340,17 @@ def test_the_gate_magic_uses_the_same_runner(project, tmp_path, capsys) -> None:
     assert not failed.success
     assert "UsageError: gates failed: see the table above" in capsys.readouterr().err
     assert registry.get_version("gated", 1).tags["nbops.gate.latency"].startswith("failed ")
+
+
+def test_the_ci_template_runs_the_shipped_gates_and_uploads_the_report() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "templates" / "github-actions" / "nbops-gates.yml").read_text())
+    steps = workflow["jobs"]["gates"]["steps"]
+    run = next(s["run"] for s in steps if s.get("name") == "Run the gates")
+    assert run.startswith("nbops gate run performance data_validation fairness latency")
+    for gate in ("performance", "data_validation", "fairness", "latency"):
+        assert (ROOT / "notebooks" / "gates" / f"{gate}.ipynb").is_file()
+    assert "--junit gate-reports/junit.xml" in run
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "gate-reports/"

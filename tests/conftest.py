@@ -37,6 +37,12 @@ def copy_store(pristine: Path, folder: Path) -> str:
     return f"sqlite:///{db}"
 
 
+@pytest.fixture(scope="session")
+def new_store(_pristine_store: Path):
+    """``new_store(folder) -> uri``: a private store for fixtures wider than one test."""
+    return lambda folder: copy_store(_pristine_store, folder)
+
+
 @pytest.fixture
 def project(tmp_path: Path, _pristine_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder (with pyproject.toml) whose embedded store already exists.

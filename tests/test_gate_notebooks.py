@@ -14,7 +14,6 @@ import nbformat
 import numpy as np
 import papermill as pm
 import pytest
-from conftest import copy_store
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -28,10 +27,10 @@ SHIPPED = [*sorted(GATES.glob("*.ipynb")), ROOT / "templates" / "gate.ipynb"]
 
 
 @pytest.fixture(scope="module")
-def gated(tmp_path_factory: pytest.TempPathFactory, _pristine_store: Path) -> dict[str, str]:
+def gated(tmp_path_factory: pytest.TempPathFactory, new_store) -> dict[str, str]:
     """A registered classifier (``models:/gated/1``, alias champion) and its CSVs."""
     folder = tmp_path_factory.mktemp("gates")
-    uri = copy_store(_pristine_store, folder / "store")
+    uri = new_store(folder / "store")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.chdir(folder)

@@ -19,7 +19,6 @@ import nbformat
 import numpy as np
 import psutil
 import pytest
-from conftest import copy_store
 from nbformat.v4 import new_code_cell, new_notebook
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -33,13 +32,13 @@ TAG_VALUE = re.compile(r"(passed|failed|error) [0-9a-f]{32} \d{4}-\d\d-\d\dT\d\d
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, _pristine_store: Path) -> dict[str, str]:
+def project(tmp_path_factory: pytest.TempPathFactory, new_store) -> dict[str, str]:
     """A project with the shipped gates, ``models:/gated/1`` (alias champion) and a holdout CSV."""
     folder = tmp_path_factory.mktemp("gate-runner")
     (folder / "pyproject.toml").write_text('[project]\nname = "gated"\n')
     (folder / "notebooks").mkdir()
     (folder / "notebooks" / "gates").symlink_to(ROOT / "notebooks" / "gates")
-    uri = copy_store(_pristine_store, folder / "store")
+    uri = new_store(folder / "store")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.chdir(folder)

@@ -72,6 +72,24 @@ def check_registry(client: MlflowClient) -> None:
     assert audit.verify().ok
 
 
+def check_gates(client: MlflowClient) -> None:
+    from nbops import audit, registry
+
+    name = "nb-test-gated"
+    tags = client.get_model_version(name, "1").tags
+    for gate in ("performance", "data_validation", "fairness", "latency"):
+        assert tags[f"nbops.gate.{gate}"].startswith("passed "), gate
+    gate_runs = client.search_runs([client.get_experiment_by_name("nbops-gates").experiment_id])
+    assert sorted(r.data.tags["nbops.gate.name"] for r in gate_runs) == [
+        "data_validation",
+        "fairness",
+        "latency",
+        "performance",
+    ]
+    assert len([e for e in audit.events(model=name) if e.action == "gate"]) == 4
+    assert "| performance | passed |" in registry.model_card(name, 1)
+
+
 #: What each notebook must leave in the store, and the parameters it runs with in the suite.
 EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
     "01_quickstart.ipynb": ({"n_estimators": 25}, check_quickstart),
@@ -80,6 +98,7 @@ EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
         check_experiments,
     ),
     "03_registry.ipynb": ({"model_name": "nb-test-model"}, check_registry),
+    "04_gates.ipynb": ({"model_name": "nb-test-gated"}, check_gates),
 }
 
 
@@ -94,6 +113,8 @@ def test_notebook_runs_headless_and_stores_its_results(
     notebook: Path, tracking_uri: str, tmp_path: Path
 ) -> None:
     parameters, check = EXPECTATIONS[notebook.name]
+    if "data_dir" in pm.inspect_notebook(notebook):  # files a notebook writes go to the test's folder
+        parameters = {**parameters, "data_dir": str(tmp_path / "data")}
     pm.execute_notebook(
         notebook,
         tmp_path / notebook.name,

@@ -116,6 +116,17 @@ class Lab:
         return cells
 
     @staticmethod
+    def use_dark_theme(page) -> None:
+        """Switch JupyterLab to its dark theme from the Settings menu, as a user would."""
+        from playwright.sync_api import expect
+
+        page.locator('.lm-MenuBar-itemLabel:text-is("Settings")').click()
+        page.locator('.lm-Menu-itemLabel:text-is("Theme")').hover()
+        page.locator('.lm-Menu-itemLabel:text-is("JupyterLab Dark")').click()
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=20_000)
+        page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+
+    @staticmethod
     def luminance(css_color: str) -> float:
         """Relative luminance of a CSS rgb()/rgba() colour: < 0.3 dark, > 0.6 light."""
         r, g, b = (

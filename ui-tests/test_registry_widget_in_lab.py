@@ -121,11 +121,7 @@ def test_promote_a_version_from_the_registry_widget(
     assert MlflowClient(uri).get_registered_model("ui-model").aliases["champion"] in (1, "1")
 
     # The dark theme: light text on a dark background.
-    page.locator('.lm-MenuBar-itemLabel:text-is("Settings")').click()
-    page.locator('.lm-Menu-itemLabel:text-is("Theme")').hover()
-    page.locator('.lm-Menu-itemLabel:text-is("JupyterLab Dark")').click()
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=20_000)
-    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+    lab.use_dark_theme(page)
     widget.scroll_into_view_if_needed()
     assert lab.luminance(widget.evaluate("el => getComputedStyle(el).backgroundColor")) < 0.3
     name = model.locator(".nbops-registry-model-name")

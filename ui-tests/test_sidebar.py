@@ -66,11 +66,7 @@ def test_sidebar_api_refuses_a_browser_without_the_token(lab, page: Page) -> Non
 
 def test_sidebar_follows_the_dark_theme(lab, page: Page, screenshot) -> None:
     lab.open(page)
-    page.locator('.lm-MenuBar-itemLabel:text-is("Settings")').click()
-    page.locator('.lm-Menu-itemLabel:text-is("Theme")').hover()
-    page.locator('.lm-Menu-itemLabel:text-is("JupyterLab Dark")').click()
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=20_000)
-    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+    lab.use_dark_theme(page)
     open_sidebar(page)
     panel = page.locator("#nbops-sidebar")
     background = panel.evaluate("el => getComputedStyle(el).backgroundColor")

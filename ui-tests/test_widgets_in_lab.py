@@ -80,11 +80,7 @@ def test_widgets_follow_the_dark_theme(lab, page: Page, screenshot) -> None:
     widget.scroll_into_view_if_needed(timeout=60_000)
     expect(widget.locator(".nbops-compare-row").first).to_be_visible()
 
-    page.locator('.lm-MenuBar-itemLabel:text-is("Settings")').click()
-    page.locator('.lm-Menu-itemLabel:text-is("Theme")').hover()
-    page.locator('.lm-Menu-itemLabel:text-is("JupyterLab Dark")').click()
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=20_000)
-    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+    lab.use_dark_theme(page)
 
     widget.scroll_into_view_if_needed()
     name = widget.locator(".nbops-compare-name").first

@@ -142,8 +142,7 @@ class NbopsMagics(Magics):
         from . import lineage, tracking
         from .errors import NbopsError
 
-        if {"-h", "--help"} & set(line.split()):
-            print(self.track.__doc__)
+        if _asks_for_help(self.track, line):
             return
         args = parse_argstring(self.track, line)
         # Everything that can be refused is checked before the cell runs or a run starts.
@@ -209,8 +208,7 @@ class NbopsMagics(Magics):
         """
         from . import registry
 
-        if {"-h", "--help"} & set(line.split()):
-            print(self.register.__doc__)
+        if _asks_for_help(self.register, line):
             return
         args = parse_argstring(self.register, line)
         names = [args.model_var] + ([args.data] if args.data else [])
@@ -243,8 +241,7 @@ class NbopsMagics(Magics):
         """Point an alias at a version; the previous holder is remembered for %rollback."""
         from . import registry
 
-        if {"-h", "--help"} & set(line.split()):
-            print(self.promote.__doc__)
+        if _asks_for_help(self.promote, line):
             return
         args = parse_argstring(self.promote, line)
         done = self._registry_call(
@@ -276,8 +273,7 @@ class NbopsMagics(Magics):
         """
         from . import gates
 
-        if {"-h", "--help"} & set(line.split()):
-            print(self.gate.__doc__)
+        if _asks_for_help(self.gate, line):
             return
         args = parse_argstring(self.gate, line)
         parameters = {key: _gate_value(value) for key, value in args.parameter or []}
@@ -305,8 +301,7 @@ class NbopsMagics(Magics):
         """Point an alias back at the version it held before, one step per call."""
         from . import registry
 
-        if {"-h", "--help"} & set(line.split()):
-            print(self.rollback.__doc__)
+        if _asks_for_help(self.rollback, line):
             return
         args = parse_argstring(self.rollback, line)
         done = self._registry_call(registry.rollback, args.name, args.alias, _unquote(args.reason))
@@ -320,6 +315,14 @@ def _gate_value(text: str) -> object:
     from papermill.cli import _resolve_type
 
     return _resolve_type(_unquote(text))
+
+
+def _asks_for_help(magic, line: str) -> bool:
+    """``-h``/``--help`` anywhere on the line prints the magic's usage (magic_arguments has no --help)."""
+    if {"-h", "--help"} & set(line.split()):
+        print(magic.__doc__)
+        return True
+    return False
 
 
 def _unquote(text: str) -> str:

@@ -306,9 +306,13 @@ def _replay(events: list[Any]) -> dict[str, list[str | None]]:
     return stacks
 
 
+def _alias_stack(name: str, alias: str, start: _Start) -> list[str | None]:
+    return _replay(audit.events(model=name, start=start)).get(alias, [])
+
+
 def rollback_target(name: str, alias: str = "champion", start: _Start = None) -> str | None:
     """The version a rollback of ``alias`` would point at now (``None``: nothing to roll back to)."""
-    stack = _replay(audit.events(model=name, start=start)).get(alias, [])
+    stack = _alias_stack(name, alias, start)
     return stack[-2] if len(stack) >= 2 else None
 
 
@@ -335,7 +339,7 @@ def _converge(name: str, alias: str, start: _Start) -> str | None:
     """Make the MLflow alias equal what the audit log says, until a re-read agrees."""
     client = store.client(start)
     for _ in range(20):
-        target = (_replay(audit.events(model=name, start=start)).get(alias) or [None])[-1]
+        target = (_alias_stack(name, alias, start) or [None])[-1]
         current = alias_holder(name, alias, start)
         if current == target:
             return target
@@ -486,7 +490,7 @@ def rollback(
     client = store.client(start)
     if not _model_exists(client, name):
         raise NotFound(f"no registered model named {name!r}; nbops registry list shows the models.")
-    stack = _replay(audit.events(model=name, start=start)).get(alias, [])
+    stack = _alias_stack(name, alias, start)
     if len(stack) < 2:
         raise InvalidInput(
             f"alias {alias!r} of {name!r} has no earlier version to roll back to; "

@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 BUILD_DEPS := hatchling hatch-jupyter-builder editables "jupyterlab>=4.6,<5"
 INSTALL_INPUTS := pyproject.toml lab_extension/package.json lab_extension/yarn.lock $(wildcard lab_extension/src/*)
 
-.PHONY: demo demo-run lab test lint format chromium clean help
+.PHONY: demo demo-run demo-gates lab test lint format chromium clean help
 
 help:
 	@echo "make demo   — install, run the example notebooks on the embedded store, start JupyterLab"
@@ -46,6 +46,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: demo-run lab
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+DEMO_OUT := notebooks/executed
 
 demo-run: $(VENV)/.installed
 	@mkdir -p notebooks/executed
@@ -53,9 +54,18 @@ demo-run: $(VENV)/.installed
 	  echo "== $$nb"; \
 	  $(BIN)/papermill --no-progress-bar --cwd notebooks $$nb notebooks/executed/$$(basename $$nb) || exit 1; \
 	done
+	@$(MAKE) --no-print-directory demo-gates
 	@echo
 	@$(BIN)/nbops info
 	@$(BIN)/nbops runs --limit 5
+
+## demo-gates: the quickstart's candidate through three shipped gates, as CI would run them.
+demo-gates:
+	@echo "== gates on models:/quickstart-classifier@candidate"
+	$(BIN)/nbops gate run performance data_validation latency --model models:/quickstart-classifier@candidate \
+	  -p data_path $(DEMO_OUT)/quickstart-data/holdout.csv \
+	  -p data_validation.reference_path $(DEMO_OUT)/quickstart-data/train.csv \
+	  -p data_validation.max_out_of_range 0.05 --parallel 2 --report $(DEMO_OUT)/quickstart-gates
 
 lab: $(VENV)/.installed
 	@port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \

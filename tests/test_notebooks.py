@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +12,8 @@ import papermill as pm
 import pytest
 from mlflow import MlflowClient
 
-NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+ROOT = Path(__file__).parents[1]
+NOTEBOOKS = ROOT / "notebooks"
 
 
 def all_notebooks() -> list[Path]:
@@ -31,6 +35,8 @@ def check_quickstart(client: MlflowClient) -> None:
     assert run.data.tags["nbops.cell.sha256"] and run.data.tags["nbops.env.python"]
     assert run.data.metrics["accuracy"] > 0.9
     assert 0.9 < run.data.metrics["f1"] <= 1.0
+    version = client.get_model_version_by_alias("quickstart-classifier", "candidate")
+    assert version.run_id == run.info.run_id
 
 
 def check_experiments(client: MlflowClient) -> None:
@@ -124,6 +130,36 @@ def test_notebook_runs_headless_and_stores_its_results(
         progress_bar=False,
     )
     check(MlflowClient(tracking_uri))
+
+
+def test_make_demo_gates_the_quickstart_candidate_through_the_cli(tracking_uri: str, tmp_path: Path) -> None:
+    notebook = NOTEBOOKS / "01_quickstart.ipynb"
+    pm.execute_notebook(
+        notebook,
+        tmp_path / notebook.name,
+        parameters={"n_estimators": 25, "data_dir": str(tmp_path / "quickstart-data")},
+        kernel_name="python3",
+        cwd=notebook.parent,
+        progress_bar=False,
+    )
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), "demo-gates", f"DEMO_OUT={tmp_path}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"performance\s+passed", done.stdout), done.stdout
+    tags = MlflowClient(tracking_uri).get_model_version_by_alias("quickstart-classifier", "candidate").tags
+    assert {g: tags[f"nbops.gate.{g}"].split()[0] for g in ("performance", "data_validation", "latency")} == {
+        "performance": "passed",
+        "data_validation": "passed",
+        "latency": "passed",
+    }
+    report = tmp_path / "quickstart-gates"
+    assert {"performance.html", "data_validation.ipynb", "latency.html", "junit.xml"} <= {
+        p.name for p in report.iterdir()
+    }
 
 
 def test_a_failing_tracked_cell_fails_the_papermill_job_and_records_a_failed_run(

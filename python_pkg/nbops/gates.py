@@ -258,12 +258,25 @@ class _Plan:
     outcome: GateOutcome | None = None
 
 
+def shipped_gate(name: str, project_root: Path) -> Path:
+    """Where a shipped gate's notebook is: the project's own copy wins, so a team can edit it.
+
+    Then the copy inside the installed package (the wheel carries ``notebooks/gates`` as
+    ``nbops/gate_notebooks``), then the source checkout of an editable install.
+    """
+    here = Path(__file__).parent
+    candidates = [
+        project_root / "notebooks" / "gates" / f"{name}.ipynb",
+        here / "gate_notebooks" / f"{name}.ipynb",
+        here.parents[1] / "notebooks" / "gates" / f"{name}.ipynb",
+    ]
+    return next((c for c in candidates if c.is_file()), candidates[0])
+
+
 def _locate(gate_name: str, project_root: Path) -> _Plan:
     text = str(gate_name).strip()
     if text in SHIPPED:
-        candidates = [project_root / "notebooks" / "gates" / f"{text}.ipynb"]
-        candidates.append(Path(__file__).parent / "gates" / f"{text}.ipynb")  # a packaged copy, if any
-        path = next((c for c in candidates if c.is_file()), candidates[0])
+        path = shipped_gate(text, project_root)
         label = text
     else:
         path = Path(text).expanduser()
@@ -273,7 +286,7 @@ def _locate(gate_name: str, project_root: Path) -> _Plan:
         why = (
             f"no notebook {path}"
             if text not in SHIPPED
-            else f"the shipped gate is not at {path} (is this the project root?)"
+            else f"the shipped gate is not at {path} and not in the installed package (reinstall nbops)"
         )
         hint = f"name a notebook path or one of {', '.join(SHIPPED)}"
         return _Plan(label, path, outcome=GateOutcome(label, ERROR, f"could not run: {why}; {hint}", path))

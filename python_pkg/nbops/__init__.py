@@ -28,7 +28,18 @@ _LAZY = {
     "registry_widget": "widgets.registry",
 }
 #: Submodules reachable as attributes (``nbops.registry.history(...)``), imported on first use.
-_SUBMODULES = ("audit", "datasets", "gate", "registry", "runs", "tracking")
+_SUBMODULES = (
+    "audit",
+    "datasets",
+    "gate",
+    "gates",
+    "monitor",
+    "monitoring",
+    "registry",
+    "runs",
+    "tracking",
+    "widgets",
+)
 
 __all__ = [
     "__version__",

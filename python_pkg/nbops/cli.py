@@ -351,5 +351,68 @@ def audit(model: str | None, action: str | None, verify: bool, as_json: bool) ->
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+# --- nbops monitor / review -----------------------------------------------------------------------
+
+
+@main.group()
+def monitor() -> None:
+    """Production monitoring: alert rules over the batches logged with nbops.monitor.log_batch."""
+
+
+@monitor.command("check")
+@click.option("--model", help="Only this registered model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the open alerts as JSON.")
+@_reports_errors
+def monitor_check(model: str | None, as_json: bool) -> None:
+    """Evaluate the [tool.nbops.alerts] rules on every monitored version; list the open alerts.
+
+    For cron or CI. Exit codes: 0 no open alert, 1 an alert is open (2/4/5 as for every command).
+    """
+    from .monitoring import alerting
+
+    found = alerting.check(model)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    elif not found:
+        click.echo("no open alerts" + (f" for {model}" if model else ""))
+    else:
+        rows = [
+            (
+                a.get("severity", ""),
+                a.get("model", ""),
+                str(a.get("version", "")),
+                a.get("rule", ""),
+                a.get("opened_at", ""),
+                a.get("message", ""),
+            )
+            for a in found
+        ]
+        _table(("SEVERITY", "MODEL", "VERSION", "RULE", "OPENED", "MESSAGE"), rows)
+    sys.exit(1 if found else 0)
+
+
+@main.command()
+@click.argument("model")
+@click.option(
+    "--batches", "-n", default=20, show_default=True, type=click.IntRange(min=1), help="Batches per version."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(),
+    help="HTML file [default: monitoring-reports/review-MODEL-TIME.html].",
+)
+@_reports_errors
+def review(model: str, batches: int, output: str | None) -> None:
+    """Render MODEL's health review: versions, gates, alerts, drift, performance, fairness and cost.
+
+    Executes the health review notebook template and writes its HTML rendering (code hidden).
+    """
+    from .monitoring.review import review as render
+
+    click.echo("rendering the health review…", err=True)
+    click.echo(str(render(model, batches, output)))
+
+
 if __name__ == "__main__":
     main()

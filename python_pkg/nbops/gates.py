@@ -430,7 +430,7 @@ class _Live:
         with self._lock:
             self._procs.add(proc)
             if self.stopping:
-                _kill_tree(proc)
+                kill_tree(proc)
 
     def discard(self, proc: subprocess.Popen) -> None:
         with self._lock:
@@ -440,7 +440,7 @@ class _Live:
         with self._lock:
             self.stopping = True
             for proc in list(self._procs):
-                _kill_tree(proc)
+                kill_tree(proc)
 
 
 def _execute_all(
@@ -524,7 +524,7 @@ def _execute(
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_tree(proc)
+            kill_tree(proc)
             proc.wait()
         finally:
             live.discard(proc)
@@ -535,7 +535,7 @@ def _execute(
     return outcome
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
+def kill_tree(proc: subprocess.Popen) -> None:
     """SIGKILL papermill's process group and the group of every process under it (the kernel's)."""
     groups = {proc.pid}
     with contextlib.suppress(Exception):

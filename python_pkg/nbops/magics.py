@@ -79,6 +79,10 @@ Registry:
 
 Gates:
   %gate GATE... --model models:/NAME/VERSION [-p KEY VALUE]... [--parallel N] [--timeout S]
+
+Monitoring:
+  %monitor NAME@ALIAS FEATURES_VAR [--predictions VAR] [--labels VAR] [--latency VAR] [--sensitive COLUMN]
+  %monitor NAME@ALIAS FEATURES_VAR --score [--labels VAR]    score with the registered version
 """
 
 
@@ -195,7 +199,12 @@ class NbopsMagics(Magics):
     @magic_arguments()
     @argument("model_var", help="Notebook variable holding the fitted model.")
     @argument("--name", "-n", required=True, help="Registered model name (created if missing).")
-    @argument("--data", "-d", default=None, help="Variable with input data: signature and input example.")
+    @argument(
+        "--data",
+        "-d",
+        default=None,
+        help="Variable with training data: signature, input example and monitoring's reference profile.",
+    )
     @argument("--alias", "-a", default=None, help="Alias to point at the new version, e.g. challenger.")
     @argument("--description", default=None, help="Intended use and limitations, for the model card.")
     @argument("--card", action="append", metavar="KEY=VALUE", help="A model card field; repeatable.")
@@ -308,6 +317,83 @@ class NbopsMagics(Magics):
         print(
             f"✓ {args.name}@{args.alias} rolled back to version {done['to_version']} (was {done['from_version']})"
         )
+
+    @magic_arguments()
+    @argument("model", help="NAME@ALIAS, NAME/VERSION, or NAME for its champion.")
+    @argument("features", help="Notebook variable holding the batch's input table.")
+    @argument("--predictions", "-p", default=None, help="Variable with the model's predictions.")
+    @argument("--labels", "-y", default=None, help="Variable with the true labels, when known.")
+    @argument("--latency", default=None, help="Variable with per-prediction latencies in ms.")
+    @argument("--scores", default=None, help="Variable with class probabilities (for ROC-AUC).")
+    @argument(
+        "--sensitive", default=None, help="Column of FEATURES (or a variable) with groups, for fairness."
+    )
+    @argument(
+        "--score",
+        action="store_true",
+        help="Score FEATURES with the registered version (latency, CPU, cost).",
+    )
+    @argument("--timestamp", default=None, help="The batch's time (ISO 8601); default now.")
+    @line_magic
+    def monitor(self, line: str) -> None:
+        """Log one batch of production data for a model version (drift, performance, latency, fairness).
+
+        Shows a one-line summary and the per-feature drift report; alert rules of
+        [tool.nbops.alerts] are evaluated on the batch.
+        """
+        from .monitoring import batches
+
+        if _asks_for_help(self.monitor, line):
+            return
+        args = parse_argstring(self.monitor, line)
+        features = self._variable(args.features, "FEATURES")
+        sensitive = args.sensitive
+        if sensitive is not None and sensitive not in getattr(features, "columns", ()):
+            sensitive = self._variable(sensitive, "--sensitive")
+        if args.score:
+            if args.predictions or args.latency:
+                raise UsageError(
+                    "--score measures predictions and latency itself: drop --predictions/--latency."
+                )
+            result = self._call(
+                batches.score_and_log,
+                _unquote(args.model),
+                features,
+                None if args.labels is None else self._variable(args.labels, "--labels"),
+                sensitive=sensitive,
+                timestamp=args.timestamp,
+            )
+        else:
+            optional = {
+                key: self._variable(getattr(args, key), f"--{key}")
+                for key in ("predictions", "labels", "latency", "scores")
+                if getattr(args, key) is not None
+            }
+            result = self._call(
+                batches.log_batch,
+                _unquote(args.model),
+                features,
+                optional.get("predictions"),
+                optional.get("labels"),
+                optional.get("latency"),
+                sensitive,
+                args.timestamp,
+                scores=optional.get("scores"),
+            )
+        print(result.summary())
+        if result.drift is not None:
+            from IPython.display import display
+
+            from .widgets.drift_report import DriftReport
+
+            display(
+                DriftReport(result.drift, title=f"{result.model} v{result.version} · batch {result.batch}")
+            )
+
+    def _variable(self, name: str, what: str):
+        if name not in self.shell.user_ns:
+            raise UsageError(f"{what} names {name!r}, which is not defined in the notebook.")
+        return self.shell.user_ns[name]
 
 
 def _gate_value(text: str) -> object:

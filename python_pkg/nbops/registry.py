@@ -145,6 +145,11 @@ def register(
     card_fields = {str(k): str(v) for k, v in (card or {}).items()}
     source = source or lineage.notebook_path()
 
+    reference = None
+    if data is not None:
+        from .monitoring.reference import build_profile
+
+        reference = build_profile(model, data)
     active = tracking.active_run_id(required=False) or _plain_mlflow_run_id(start)
     if active:
         version = _log_and_register(model, name, flavor, data, description, active, start)
@@ -153,6 +158,10 @@ def register(
             version = _log_and_register(
                 model, name, flavor, data, description, tracking.active_run_id(), start
             )
+    if reference is not None:
+        from .monitoring.reference import save_profile
+
+        save_profile(name, version.version, version.run_id, reference, start)
     audit.append("register", model=name, version=version.version, source=source, actor=actor, start=start)
     if alias:
         promote(
@@ -350,16 +359,28 @@ def _converge(name: str, alias: str, start: _Start) -> str | None:
     return target
 
 
-def required_gates(alias: str, start: _Start = None) -> list[str]:
-    """The gates ``[tool.nbops.policy]`` requires before a version may hold ``alias``."""
+def required_gates(alias: str, start: _Start = None, model: str | None = None) -> list[str]:
+    """The gates ``[tool.nbops.policy]`` requires before a version may hold ``alias``.
+
+    ``[tool.nbops.policy.models.NAME]`` overrides the project-wide lists for model ``NAME``, so a
+    team can hold a high-stakes model to more gates than the rest.
+    """
     settings = config.resolve(start)
     policy = settings.tool.get("policy", {})
     if not isinstance(policy, dict):
         raise ConfigError(f"[tool.nbops.policy] in {settings.pyproject} must be a table: alias = [gates].")
+    where = "[tool.nbops.policy]"
+    per_model = policy.get("models", {})
+    if not isinstance(per_model, dict):
+        raise ConfigError(
+            f"[tool.nbops.policy.models] in {settings.pyproject} must hold one table per model."
+        )
+    if model is not None and isinstance(per_model.get(model), dict) and alias in per_model[model]:
+        policy, where = per_model[model], f"[tool.nbops.policy.models.{model}]"
     gates = policy.get(alias, [])
     if not isinstance(gates, list) or not all(isinstance(g, str) for g in gates):
         raise ConfigError(
-            f"[tool.nbops.policy] {alias} in {settings.pyproject} must be a list of gate names, "
+            f"{where} {alias} in {settings.pyproject} must be a list of gate names, "
             'e.g. champion = ["performance", "fairness"].'
         )
     return gates
@@ -378,7 +399,7 @@ def policy_gaps(name: str, version: str, alias: str, start: _Start = None) -> li
     """What stops ``version`` from holding ``alias``: each required gate that is missing or did not pass."""
     results = gate_results(get_version(name, version, start))
     gaps = []
-    for gate in required_gates(alias, start):
+    for gate in required_gates(alias, start, model=name):
         result = results.get(gate)
         if result != "passed":
             gaps.append(f"{gate} ({result or 'not run'})")

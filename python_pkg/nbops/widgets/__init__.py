@@ -10,14 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .compare import CompareWidget
+    from .drift_report import DriftReport
+    from .metric_chart import MetricChart
     from .registry import RegistryWidget
     from .run_card import RunCard
 
 # The ``compare()`` function lives in ``nbops.widgets.compare``; it is not
 # re-exported here because that name is already the submodule's.
-__all__ = ["CompareWidget", "RegistryWidget", "RunCard"]
+__all__ = ["CompareWidget", "DriftReport", "MetricChart", "RegistryWidget", "RunCard"]
 
-_WHERE = {"RunCard": "run_card", "CompareWidget": "compare", "RegistryWidget": "registry"}
+_WHERE = {
+    "RunCard": "run_card",
+    "CompareWidget": "compare",
+    "RegistryWidget": "registry",
+    "DriftReport": "drift_report",
+    "MetricChart": "metric_chart",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,50 @@
+"""``nbops.monitor``: the notebook face of monitoring, one namespace for its functions.
+
+``nbops.monitor.log_batch(...)``, ``score_and_log``, ``drift``, ``compare``, ``series``,
+``alerts``, ``check``, ``review``. Each is defined in ``nbops.monitoring``; this module only
+gathers them under names that read well in a notebook, imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .monitoring.alerting import alerts, check, open_alert_counts
+    from .monitoring.batches import compare, log_batch, monitored_versions, score_and_log, series
+    from .monitoring.drift import drift
+    from .monitoring.review import review
+
+_WHERE = {
+    "log_batch": "batches",
+    "score_and_log": "batches",
+    "series": "batches",
+    "compare": "batches",
+    "monitored_versions": "batches",
+    "drift": "drift",
+    "alerts": "alerting",
+    "check": "alerting",
+    "open_alert_counts": "alerting",
+    "review": "review",
+}
+
+__all__ = [
+    "alerts",
+    "check",
+    "compare",
+    "drift",
+    "log_batch",
+    "monitored_versions",
+    "open_alert_counts",
+    "review",
+    "score_and_log",
+    "series",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        from importlib import import_module
+
+        return getattr(import_module(f".monitoring.{_WHERE[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

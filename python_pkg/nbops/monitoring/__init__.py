@@ -1,0 +1,54 @@
+"""Watching deployed model versions: drift, performance, latency, fairness, cost and health.
+
+``nbops.monitor.log_batch("churn@champion", features=df, predictions=p, labels=y)`` computes
+everything a batch of production data can tell and records it as metrics of one MLflow run per
+model version (experiment ``nbops-monitoring``; step = batch number, timestamp = the batch's
+time), so the history is plain MLflow and the sidebar can chart it. Alert rules from
+``[tool.nbops.alerts]`` are evaluated on each batch; a rule may start a retraining notebook.
+
+Modules: ``profile`` (the reference profile stored at registration), ``drift`` (the statistics),
+``quality`` (performance, latency, fairness, health, cost), ``reference`` (profiles and baselines
+in the store), ``batches`` (logging and reading batches), ``alerting``, ``retrain``, ``review``.
+``nbops.monitor`` is the public face gathering their functions. Importing this package is cheap;
+numpy, pandas, scipy and MLflow load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .alerting import alerts, check, open_alert_counts
+    from .batches import compare, log_batch, monitored_versions, score_and_log, series
+
+# Functions whose names are not also submodule names (``drift`` and ``review`` are both: use
+# ``nbops.monitor.drift`` / ``nbops.monitor.review`` for the functions).
+_WHERE = {
+    "log_batch": "batches",
+    "score_and_log": "batches",
+    "series": "batches",
+    "compare": "batches",
+    "monitored_versions": "batches",
+    "alerts": "alerting",
+    "check": "alerting",
+    "open_alert_counts": "alerting",
+}
+
+__all__ = [
+    "alerts",
+    "check",
+    "compare",
+    "log_batch",
+    "monitored_versions",
+    "open_alert_counts",
+    "score_and_log",
+    "series",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,575 @@
+"""Logging production batches for a model version, and reading their history back.
+
+Each model version gets one run in the ``nbops-monitoring`` experiment; each batch is one step of
+its metrics (step = batch number, timestamp = the batch's time). That keeps history queryable with
+plain MLflow (``MlflowClient.get_metric_history``) and chartable by the sidebar, on SQLite or on
+a shared tracking server alike.
+
+Batch numbers are claimed with a write-once run parameter (``nbops.batch.<n>``): two processes
+logging batches for the same version at once get different numbers instead of overwriting
+each other's points.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import config, store
+from ..errors import InvalidInput, NotFound, StoreError
+
+_Start = Path | str | None
+
+EXPERIMENT = "nbops-monitoring"
+TAG_MODEL = "nbops.monitor.model"
+TAG_VERSION = "nbops.monitor.version"
+BATCH_PARAM = "nbops.batch."
+#: MLflow accepts at most this many metrics in one ``log_batch`` call.
+_METRICS_PER_CALL = 1000
+_KEY = re.compile(r"[^\w.\-/ :]")
+#: Drift statistics stored per feature (when applicable to its kind).
+_DRIFT_STATS = ("statistic", "p_value", "psi", "wasserstein", "unseen_share", "effect")
+
+
+@dataclass
+class BatchResult:
+    """What one logged batch recorded; shown as a short summary in a notebook."""
+
+    model: str
+    version: str
+    batch: int
+    run_id: str
+    timestamp: datetime
+    rows: int
+    metrics: dict[str, float]
+    drift: Any = None  # the per-feature drift table (DataFrame) or None without a reference profile
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drift_share(self) -> float | None:
+        return self.metrics.get("drift.share")
+
+    def summary(self) -> str:
+        parts = [f"{self.model} v{self.version} batch {self.batch}: {self.rows:,} rows"]
+        if self.drift_share is not None:
+            drifted = int(self.metrics.get("drift.drifted_features", 0))
+            parts.append(f"{drifted} feature(s) drifted ({self.drift_share:.0%})")
+        for key, label in (("performance.accuracy", "accuracy"), ("performance.rmse", "RMSE")):
+            if key in self.metrics:
+                parts.append(f"{label} {self.metrics[key]:.3f}")
+        if "latency.p95_ms" in self.metrics:
+            parts.append(f"p95 {self.metrics['latency.p95_ms']:.1f} ms")
+        for alert in self.alerts:
+            parts.append(f"alert {alert['state']}: {alert['message']}")
+        parts.extend(self.notes)
+        return "; ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<BatchResult {self.summary()}>"
+
+
+# --- the monitoring run of a version ---------------------------------------------------------------
+
+
+def monitoring_run_id(name: str, version: str, start: _Start = None, create: bool = True) -> str | None:
+    """The run holding ``name`` v``version``'s batches (created on first use when ``create``)."""
+    client = store.client(start)
+    experiment_id = store.ensure_experiment(EXPERIMENT, start)
+    found = _find_runs(client, experiment_id, name, version)
+    if found or not create:
+        return found[0].info.run_id if found else None
+    run = client.create_run(
+        experiment_id,
+        tags={TAG_MODEL: name, TAG_VERSION: str(version), "mlflow.note.content": _note(name, version)},
+        run_name=f"{name}-v{version}",
+    )
+    client.set_terminated(run.info.run_id, "FINISHED")
+    # Two processes may have created one each at the same moment: all agree on the oldest.
+    winner = _find_runs(client, experiment_id, name, version)[0].info.run_id
+    if winner != run.info.run_id:
+        client.delete_run(run.info.run_id)
+    return winner
+
+
+def _note(name: str, version: str) -> str:
+    return (
+        f"Production batches of {name} version {version}, logged by nbops.monitor.log_batch: "
+        "one step per batch."
+    )
+
+
+def _find_runs(client: Any, experiment_id: str, name: str, version: str) -> list[Any]:
+    return client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{TAG_MODEL}` = '{_quote(name)}' and tags.`{TAG_VERSION}` = '{version}'",
+        order_by=["attributes.start_time ASC"],
+        max_results=10,
+    )
+
+
+def monitored_versions(model: str | None = None, start: _Start = None) -> list[dict[str, str]]:
+    """Every version that has logged batches: ``{"model", "version", "run_id"}``, by model then version."""
+    client = store.client(start)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return []
+    filter_string = f"tags.`{TAG_MODEL}` = '{_quote(model)}'" if model else ""
+    found, token = {}, None
+    while True:
+        page = client.search_runs(
+            [experiment.experiment_id], filter_string=filter_string, max_results=1000, page_token=token
+        )
+        for run in page:
+            key = (run.data.tags.get(TAG_MODEL, ""), run.data.tags.get(TAG_VERSION, ""))
+            if key[0] and key not in found:
+                found[key] = run.info.run_id
+        token = page.token
+        if not token:
+            break
+    return [
+        {"model": m, "version": v, "run_id": r}
+        for (m, v), r in sorted(found.items(), key=lambda kv: (kv[0][0], int(kv[0][1] or 0)))
+    ]
+
+
+def _claim_batch(client: Any, run_id: str) -> int:
+    """The next batch number of the run, claimed so that no other writer gets it."""
+    from mlflow.exceptions import MlflowException
+
+    params = client.get_run(run_id).data.params
+    taken = [int(k.removeprefix(BATCH_PARAM)) for k in params if k.startswith(BATCH_PARAM)]
+    number = max(taken, default=0) + 1
+    mine = uuid.uuid4().hex
+    for _ in range(1000):
+        try:
+            client.log_param(run_id, f"{BATCH_PARAM}{number}", mine)
+        except MlflowException:
+            number += 1  # another writer took it (params are write-once)
+            continue
+        if client.get_run(run_id).data.params.get(f"{BATCH_PARAM}{number}") == mine:
+            return number
+        number += 1
+    raise StoreError("could not claim a batch number: too many concurrent writers; try again.")
+
+
+# --- logging a batch -------------------------------------------------------------------------------
+
+
+def log_batch(
+    model: str,
+    features: Any,
+    predictions: Any = None,
+    labels: Any = None,
+    latency_ms: Any = None,
+    sensitive: Any = None,
+    timestamp: datetime | float | str | None = None,
+    *,
+    scores: Any = None,
+    errors: int = 0,
+    cpu_seconds: float | None = None,
+    peak_memory_mb: float | None = None,
+    positive: Any = None,
+    start: _Start = None,
+) -> BatchResult:
+    """Record one batch of production data for ``model`` (``NAME@ALIAS``, ``NAME/VERSION`` or ``NAME``).
+
+    ``features`` is the batch's input table; ``predictions`` what the model answered; ``labels``
+    the truth when known (then performance is computed and compared with the version's
+    baseline); ``latency_ms`` per-prediction latencies; ``sensitive`` a column name of
+    ``features`` or an array of groups for fairness; ``scores`` class probabilities for ROC-AUC.
+    Everything is checked before anything is written.
+    """
+    import numpy as np
+
+    from . import drift as drift_mod
+    from . import quality, reference
+
+    name, version = reference.resolve(model, start)
+    when = _timestamp(timestamp)
+    notes: list[str] = []
+    try:
+        ref = reference.load_profile(name, version, start)
+    except NotFound as exc:
+        ref = None
+        notes.append(f"no drift: {exc}")
+    frame = _frame(features, list(ref.features) if ref else None)
+    rows = len(frame)
+    preds = _column(predictions, "predictions", rows)
+    truth = _column(labels, "labels", rows)
+    groups = _groups(sensitive, frame, rows)
+    probs = None if scores is None else np.asarray(scores)
+    if truth is not None and preds is None:
+        raise InvalidInput("labels need predictions to compare with: pass predictions=... as well.")
+
+    settings = config.resolve(start)
+    options = _monitoring_options(settings)
+    thresholds = {k: options[k] for k in ("alpha", "psi_threshold", "effect_threshold") if k in options}
+
+    metrics: dict[str, float] = {"batch.rows": float(rows)}
+    table = None
+    if ref is not None:
+        table = drift_mod.drift(ref, frame, **thresholds)
+        metrics["drift.share"] = drift_mod.drift_share(table)
+        metrics["drift.drifted_features"] = float(table["drifted"].sum())
+        for row in table.to_dict("records"):
+            for stat in _DRIFT_STATS:
+                metrics[f"drift.{row['feature']}.{stat}"] = row[stat]
+            if not row["note"]:
+                metrics[f"drift.{row['feature']}.drifted"] = float(bool(row["drifted"]))
+        if preds is not None and ref.prediction is not None and rows:
+            column = drift_mod.column_drift(ref.prediction, preds, **thresholds)
+            for stat in _DRIFT_STATS:
+                metrics[f"prediction.{stat}"] = column.get(stat, math.nan)
+            if not column.get("note"):
+                metrics["prediction.drifted"] = float(bool(column["drifted"]))
+    if truth is not None and preds is not None:
+        scored = quality.performance(truth, preds, probs, positive)
+        baseline = reference.baseline_metrics(name, version, start)
+        for key, value in scored.items():
+            metrics[f"performance.{key}"] = value
+            if key in baseline:
+                metrics[f"performance.{key}.change"] = value - baseline[key]
+    if latency_ms is not None:
+        metrics.update({f"latency.{k}": v for k, v in quality.latency(latency_ms).items()})
+    if groups is not None and preds is not None:
+        fair = quality.fairness(groups, preds, truth, positive)
+        metrics.update({f"fairness.{k}": v for k, v in fair.items()})
+    if cpu_seconds is not None:
+        metrics["resource.cpu_seconds"] = float(cpu_seconds)
+    if peak_memory_mb is not None:
+        metrics["resource.peak_memory_mb"] = float(peak_memory_mb)
+    metrics.update({f"cost.{k}": v for k, v in quality.cost(cpu_seconds, rows, options).items()})
+    violations = int(table["schema_violation"].sum()) if table is not None else 0
+    expected = list(ref.features) if ref else list(frame.columns)
+    metrics.update({f"health.{k}": v for k, v in quality.health(frame, expected, violations, errors).items()})
+    metrics = {_key(k): float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+
+    client = store.client(start)
+    run_id = monitoring_run_id(name, version, start)
+    assert run_id is not None
+    batch = _claim_batch(client, run_id)
+    _write_metrics(client, run_id, metrics, batch, when)
+
+    from . import alerting
+
+    changes = alerting.evaluate(name, version, batch=batch, start=start)
+    return BatchResult(name, version, batch, run_id, when, rows, metrics, table, changes, notes)
+
+
+def _write_metrics(client: Any, run_id: str, metrics: dict[str, float], step: int, when: datetime) -> None:
+    from mlflow.entities import Metric
+
+    millis = int(when.timestamp() * 1000)
+    entries = [Metric(key, value, millis, step) for key, value in sorted(metrics.items())]
+    for i in range(0, len(entries), _METRICS_PER_CALL):
+        client.log_batch(run_id, metrics=entries[i : i + _METRICS_PER_CALL])
+
+
+def _key(name: str) -> str:
+    return _KEY.sub("_", name)[:250]
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "\\'")
+
+
+def _timestamp(value: datetime | float | str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str):
+        try:
+            return _timestamp(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            pass
+    try:  # pandas.Timestamp, numpy.datetime64
+        import pandas as pd
+
+        return _timestamp(pd.Timestamp(value).to_pydatetime())
+    except Exception:
+        raise InvalidInput(
+            f"timestamp must be a datetime, an ISO-8601 string or seconds since the epoch, not {value!r}."
+        ) from None
+
+
+def _frame(features: Any, expected: list[str] | None) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(features, pd.DataFrame):
+        return features.set_axis([str(c) for c in features.columns], axis=1)
+    if isinstance(features, pd.Series):
+        return features.to_frame(name=str(features.name or "value"))
+    array = np.asarray(features)
+    if array.ndim != 2:
+        raise InvalidInput(
+            f"features must be a table (DataFrame or 2-D array), got {array.ndim}-D data of shape {array.shape}."
+        )
+    names = (
+        expected if expected and len(expected) == array.shape[1] else [str(i) for i in range(array.shape[1])]
+    )
+    return pd.DataFrame(array, columns=names)
+
+
+def _column(values: Any, what: str, rows: int) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if values is None:
+        return None
+    if isinstance(values, pd.DataFrame):
+        if values.shape[1] != 1:
+            raise InvalidInput(f"{what} must be one column, got {values.shape[1]} columns.")
+        values = values.iloc[:, 0]
+    array = np.asarray(values)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1 or len(array) != rows:
+        raise InvalidInput(
+            f"{what} has {len(array) if array.ndim else 1} values but the batch has {rows} rows."
+        )
+    return array
+
+
+def _groups(sensitive: Any, frame: Any, rows: int) -> Any:
+    if sensitive is None:
+        return None
+    if isinstance(sensitive, str):
+        if sensitive not in frame.columns:
+            raise InvalidInput(
+                f"sensitive column {sensitive!r} is not in the batch; its columns are {', '.join(frame.columns)}."
+            )
+        return frame[sensitive].to_numpy()
+    return _column(sensitive, "sensitive", rows)
+
+
+def _monitoring_options(settings: config.Settings) -> dict[str, Any]:
+    from ..errors import ConfigError
+
+    options = settings.tool.get("monitoring", {})
+    if not isinstance(options, dict):
+        raise ConfigError(f"[tool.nbops.monitoring] in {settings.pyproject} must be a table.")
+    for key in (
+        "alpha",
+        "psi_threshold",
+        "effect_threshold",
+        "price_per_cpu_hour",
+        "price_per_1k_predictions",
+    ):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            raise ConfigError(f"[tool.nbops.monitoring] {key} in {settings.pyproject} must be a number >= 0.")
+    return options
+
+
+# --- scoring in nbops --------------------------------------------------------------------------------
+
+
+def score_and_log(
+    model: str,
+    features: Any,
+    labels: Any = None,
+    *,
+    sensitive: Any = None,
+    request_size: int = 100,
+    timestamp: datetime | float | str | None = None,
+    positive: Any = None,
+    start: _Start = None,
+) -> BatchResult:
+    """Score ``features`` with the registered version and log the batch with its resource use.
+
+    Rows are scored in requests of ``request_size`` rows; each request's wall time is a latency
+    sample. CPU seconds (``time.process_time``) and peak memory (``tracemalloc``) cover the
+    scoring only, not loading the model. A request that raises counts its rows as errors;
+    scoring stops with an error only when every request failed.
+    """
+    import tracemalloc
+
+    import numpy as np
+    import pandas as pd
+
+    from . import reference
+
+    if not isinstance(request_size, int) or isinstance(request_size, bool) or request_size < 1:
+        raise InvalidInput(f"request_size must be a whole number >= 1, got {request_size!r}.")
+    name, version = reference.resolve(model, start)
+    predictor, proba = _load_model(name, version, start)
+    try:
+        expected = list(reference.load_profile(name, version, start).features)
+    except NotFound:
+        expected = None
+    frame = _frame(features, expected)
+    rows = len(frame)
+    outputs: list[Any] = []
+    probabilities: list[Any] = []
+    latencies: list[float] = []
+    errors = 0
+    first_error: BaseException | None = None
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base, _ = tracemalloc.get_traced_memory()
+    cpu0 = time.process_time()
+    try:
+        for begin in range(0, rows, request_size):
+            chunk = frame.iloc[begin : begin + request_size]
+            t0 = time.perf_counter()
+            try:
+                out = np.asarray(predictor(chunk))
+                if proba is not None:
+                    probabilities.append(np.asarray(proba(chunk)))
+            except Exception as exc:
+                errors += len(chunk)
+                first_error = first_error or exc
+                out = np.full(len(chunk), None, dtype=object)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            outputs.append(out.reshape(len(chunk), -1)[:, 0] if out.ndim > 1 else out)
+    finally:
+        cpu = time.process_time() - cpu0
+        _, peak = tracemalloc.get_traced_memory()
+        if not tracing:
+            tracemalloc.stop()
+    if rows and errors == rows:
+        raise InvalidInput(f"every request failed scoring {name} v{version}: {first_error}")
+    predictions = np.concatenate(outputs) if outputs else np.array([])
+    scores = np.concatenate(probabilities) if probabilities and not errors else None
+    keep = None
+    if errors:  # judge only the rows that were scored; their predictions lose the object dtype
+        keep = pd.notna(predictions)
+        predictions = pd.Series(predictions).infer_objects().to_numpy()
+    result = log_batch(
+        f"{name}/{version}",
+        frame if keep is None else frame[keep],
+        predictions if keep is None else predictions[keep],
+        labels=None if labels is None else (np.asarray(labels) if keep is None else np.asarray(labels)[keep]),
+        latency_ms=latencies,
+        sensitive=sensitive
+        if keep is None or sensitive is None or isinstance(sensitive, str)
+        else np.asarray(sensitive)[keep],
+        timestamp=timestamp,
+        scores=scores,
+        errors=errors,
+        cpu_seconds=cpu,
+        peak_memory_mb=max(peak - base, 0) / 2**20,
+        positive=positive,
+        start=start,
+    )
+    if first_error is not None:
+        result.notes.append(f"{errors} row(s) failed to score: {first_error}")
+    return result
+
+
+_MODELS: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def _load_model(name: str, version: str, start: _Start) -> tuple[Any, Any]:
+    """``(predict, predict_proba or None)`` of a registered version, loaded once per process."""
+    uri = store.settings(start).tracking_uri
+    key = (uri, name, version)
+    if key not in _MODELS:
+        store.fluent(start)
+        model_uri = f"models:/{name}/{version}"
+        try:
+            import mlflow.sklearn
+
+            native = mlflow.sklearn.load_model(model_uri)
+            _MODELS[key] = (native.predict, getattr(native, "predict_proba", None))
+        except Exception:
+            import mlflow.pyfunc
+
+            _MODELS[key] = (mlflow.pyfunc.load_model(model_uri).predict, None)
+    return _MODELS[key]
+
+
+# --- reading batches back ----------------------------------------------------------------------------
+
+
+def series(
+    name: str, version: str | int, metrics: Any = None, start: _Start = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Metric name → ``[{"step", "timestamp", "value"}]`` by batch, for charts.
+
+    ``metrics`` names metrics or shell-style patterns (``drift.*.psi``); ``None`` means every
+    metric that is not per feature. A version without batches gives ``{}``.
+    """
+    run_id = monitoring_run_id(str(name), str(version), start, create=False)
+    if run_id is None:
+        return {}
+    client = store.client(start)
+    available = sorted(client.get_run(run_id).data.metrics)
+    if metrics is None:
+        wanted = [k for k in available if not (k.startswith("drift.") and k.count(".") >= 2)]
+    else:
+        patterns = [metrics] if isinstance(metrics, str) else list(metrics)
+        wanted = [k for k in available if any(fnmatch.fnmatchcase(k, p) for p in patterns)]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key in wanted:
+        history = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+        out[key] = [{"step": m.step, "timestamp": m.timestamp, "value": m.value} for m in history]
+    return out
+
+
+def latest(name: str, version: str | int, start: _Start = None) -> dict[str, float]:
+    """The last batch's value of every metric of a version (``{}`` without batches)."""
+    run_id = monitoring_run_id(str(name), str(version), start, create=False)
+    return dict(store.client(start).get_run(run_id).data.metrics) if run_id else {}
+
+
+#: What ``compare`` lines up, in this order (per-feature drift stays in the drift table).
+COMPARED = (
+    "batch.rows",
+    "drift.share",
+    "drift.drifted_features",
+    "prediction.psi",
+    "prediction.statistic",
+    "performance.accuracy",
+    "performance.f1",
+    "performance.roc_auc",
+    "performance.rmse",
+    "performance.mae",
+    "latency.p50_ms",
+    "latency.p95_ms",
+    "latency.p99_ms",
+    "fairness.demographic_parity_difference",
+    "fairness.equal_opportunity_difference",
+    "resource.cpu_seconds",
+    "cost.per_1k_predictions",
+    "health.missing_rate",
+    "health.errors",
+)
+
+
+def compare(name: str, a: str = "champion", b: str = "challenger", start: _Start = None) -> Any:
+    """Two versions (aliases or numbers) side by side on their latest batches: a DataFrame.
+
+    Log the same batch for both (canary or shadow traffic) to make the comparison fair.
+    """
+    import pandas as pd
+
+    from . import reference
+
+    columns = {}
+    for which in (a, b):
+        spec = f"{name}/{which}" if str(which).isdigit() else f"{name}@{which}"
+        _, version = reference.resolve(spec, start)
+        columns[f"{which} (v{version})"] = latest(name, version, start)
+    keys = [k for k in COMPARED if any(k in c for c in columns.values())]
+    table = pd.DataFrame(
+        {label: [values.get(k) for k in keys] for label, values in columns.items()}, index=keys
+    )
+    first, second = table.columns
+    table["difference"] = table[second] - table[first]
+    table.index.name = "metric"
+    return table

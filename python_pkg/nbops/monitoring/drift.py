@@ -100,8 +100,7 @@ COLUMNS = [
     "schema_violation",
     "note",
 ]
-_STATS = ["statistic", "p_value", "ks", "ks_pvalue", "wasserstein", "psi", "chi2", "chi2_pvalue"]
-_STATS += ["unseen_share", "effect"]
+_STATS = COLUMNS[COLUMNS.index("statistic") : COLUMNS.index("effect") + 1]
 
 MISSING_COLUMN = "missing from the batch"
 NO_VALUES = "no values in the batch"
@@ -373,7 +372,9 @@ def _psi(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
-def _wasserstein(reference: NumericSketch, x: np.ndarray, below: np.ndarray, below_or_at: np.ndarray) -> float:
+def _wasserstein(
+    reference: NumericSketch, x: np.ndarray, below: np.ndarray, below_or_at: np.ndarray
+) -> float:
     """Integral of |F_r - F_c| over the merged breakpoints, in O(n) passes and without a second sort.
 
     In the merged order a sketch point goes before current values equal to it. Each breakpoint
@@ -426,7 +427,7 @@ def _numbers_or_none(series: pd.Series) -> np.ndarray | None:
         if pd.api.types.is_numeric_dtype(categories) and not pd.api.types.is_bool_dtype(categories):
             return series.astype(np.float64).to_numpy()
         return None
-    if dtype == object:
+    if pd.api.types.is_object_dtype(dtype):
         inferred = pd.api.types.infer_dtype(series, skipna=True)
         if inferred in {"integer", "floating", "mixed-integer-float", "decimal", "empty"}:
             return pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan)

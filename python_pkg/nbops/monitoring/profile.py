@@ -250,7 +250,7 @@ def float_values(series: pd.Series) -> np.ndarray:
     """A numeric series as float64 with NaN for missing; a view when it already is float64."""
     if series.dtype == np.float64:
         return series.to_numpy()
-    if series.dtype == object:
+    if pd.api.types.is_object_dtype(series.dtype):
         series = pd.to_numeric(series)
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 

@@ -53,8 +53,10 @@ def review(name: str, batches: int = 20, output: str | Path | None = None, start
 def _to_html(executed: Path) -> str:
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True)
     exporter.exclude_output_prompt = True
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove-cell"}), enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     return body

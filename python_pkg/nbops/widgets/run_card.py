@@ -119,6 +119,15 @@ def card_html(run: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+#: How many params / metrics the plain-text card lists (autologged pipelines have hundreds).
+TEXT_ITEMS = 12
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def card_text(run: dict[str, Any]) -> str:
     """The card as plain text, for consoles and text-only viewers."""
     if not run:
@@ -130,5 +139,7 @@ def card_text(run: dict[str, Any]) -> str:
     for title in ("params", "metrics"):
         values = run.get(title) or {}
         if values:
-            lines.append(f"  {title}: " + ", ".join(f"{k}={format_value(values[k])}" for k in sorted(values)))
+            shown = [f"{k}={_short(format_value(values[k]))}" for k in sorted(values)[:TEXT_ITEMS]]
+            more = f", … ({len(values) - TEXT_ITEMS} more)" if len(values) > TEXT_ITEMS else ""
+            lines.append(f"  {title}: " + ", ".join(shown) + more)
     return "\n".join(lines)

@@ -8,12 +8,19 @@ bug and is reported as such.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class NbopsError(Exception):
     """Base class: a problem the user can act on."""
 
     #: HTTP status the REST face answers with.
     http_status: int = 400
+
+    def details(self) -> dict[str, Any]:
+        """Structured facts a program can act on besides the message (the REST body carries them)."""
+        return {}
 
 
 class ConfigError(NbopsError):
@@ -34,6 +41,14 @@ class PolicyError(InvalidInput):
     """A promotion the project's policy does not allow (required gates not passed)."""
 
     http_status = 409
+
+    def __init__(self, message: str, missing_gates: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        #: The required gates that have not passed, so a UI can offer to run exactly those.
+        self.missing_gates = list(missing_gates)
+
+    def details(self) -> dict[str, Any]:
+        return {"missing_gates": self.missing_gates}
 
 
 class NotFound(NbopsError):

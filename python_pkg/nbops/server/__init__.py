@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jupyter_server.utils import url_path_join
 
-from .handlers import RunsHandler, StatusHandler, run_in_store_thread
+from .handlers import (
+    AlertsHandler,
+    AuditHandler,
+    ModelsHandler,
+    MonitoringHandler,
+    PromoteHandler,
+    RollbackHandler,
+    RunsHandler,
+    StatusHandler,
+    VersionHandler,
+    VersionsHandler,
+    run_in_store_thread,
+)
 
 API_PREFIX = "nbops/api"
 
-#: Every route nbops serves; ``openapi.yaml`` beside this file documents each one.
+#: Every route nbops serves, as OpenAPI path templates; ``openapi.yaml`` beside this file
+#: documents each one. A ``{parameter}`` matches one URL segment, which tornado URL-decodes
+#: before the handler (and ``nbops.catalog``'s checks) see it.
 ROUTES: list[tuple[str, type]] = [
     ("status", StatusHandler),
     ("runs", RunsHandler),
+    ("models", ModelsHandler),
+    ("models/{name}/versions", VersionsHandler),
+    ("models/{name}/versions/{version}", VersionHandler),
+    ("models/{name}/versions/{version}/monitoring", MonitoringHandler),
+    ("models/{name}/promote", PromoteHandler),
+    ("models/{name}/rollback", RollbackHandler),
+    ("audit", AuditHandler),
+    ("alerts", AlertsHandler),
 ]
+
+
+def route_pattern(template: str) -> str:
+    """``models/{name}/versions`` → ``models/(?P<name>[^/]+)/versions`` for tornado."""
+    return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
 
 
 def setup_handlers(server_app: Any) -> None:
     web_app = server_app.web_app
     base_url = web_app.settings["base_url"]
     options = {"root_dir": server_app.root_dir}
-    handlers = [(url_path_join(base_url, API_PREFIX, path), cls, options) for path, cls in ROUTES]
+    handlers = [
+        (url_path_join(base_url, API_PREFIX, route_pattern(path)), cls, options) for path, cls in ROUTES
+    ]
     web_app.add_handlers(".*$", handlers)
     server_app.log.info("nbops: REST API at %s", url_path_join(base_url, API_PREFIX))
     watch_kernels(server_app)

@@ -1,14 +1,22 @@
 """REST handlers: parse the request, call the core off the event loop, answer JSON.
 
-No nbops logic lives here. Store calls run in a worker thread so a slow query
-never stalls the rest of JupyterLab, and errors are mapped in one place:
-``NbopsError`` → its 4xx/5xx status with the message, anything else → 500 with a
-generic message (the traceback goes to the server log, never to the client).
+No nbops logic lives here: listing, paging, counting and the checks on names and versions
+are in ``nbops.catalog``. Store calls run in a worker thread so a slow query never stalls
+the rest of JupyterLab, and errors are mapped in one place: ``NbopsError`` → its 4xx/5xx
+status with the message (plus structured details such as a refused promotion's missing
+gates), anything else → 500 with a generic message (the traceback goes to the server log,
+never to the client).
+
+Every handler requires Jupyter authentication (``@tornado.web.authenticated``) and
+authorization on the ``nbops`` resource (``@authorized``: GET is ``read``, POST is
+``write``); POSTs made with the session cookie also need the XSRF token, which
+jupyter_server checks before the handler runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,12 +25,16 @@ from typing import Any
 import tornado
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
+from tornado.web import HTTPError
 
-from .. import __version__, config, runs
+from .. import __version__, catalog, config, runs
 from ..errors import InvalidInput, NbopsError
 
 #: The resource name checked by Jupyter's authorizer for every nbops route.
 AUTH_RESOURCE = "nbops"
+#: Largest request body accepted; an alias change is a few hundred bytes.
+MAX_BODY_BYTES = 64 * 1024
+INTERNAL_ERROR = "nbops hit an internal error; the Jupyter server log has the details."
 
 _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbops-store")
 
@@ -42,6 +54,11 @@ class NbopsHandler(APIHandler):
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await run_in_store_thread(fn, *args, **kwargs)
 
+    @property
+    def actor(self) -> str:
+        """The Jupyter user, as the audit log's actor."""
+        return getattr(self.current_user, "username", None) or "unknown"
+
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.get_query_argument(name, str(default))
         try:
@@ -51,6 +68,27 @@ class NbopsHandler(APIHandler):
         if not low <= value <= high:
             raise InvalidInput(f"{name} must be between {low} and {high}, got {value}.")
         return value
+
+    def json_body(self, allowed: set[str]) -> dict[str, Any]:
+        """The request body as a JSON object; its size is checked before it is parsed."""
+        size = len(self.request.body)
+        if size > MAX_BODY_BYTES:
+            raise HTTPError(
+                413, f"the request body is {size:,} bytes; nbops accepts at most {MAX_BODY_BYTES:,}."
+            )
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("the request body is not valid JSON; send a JSON object.") from None
+        if not isinstance(body, dict):
+            raise InvalidInput(f"the request body must be a JSON object, not {type(body).__name__}.")
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            raise InvalidInput(
+                f"unknown field(s) {', '.join(map(repr, unknown))}; this request takes "
+                f"{', '.join(sorted(allowed))}."
+            )
+        return body
 
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -64,11 +102,21 @@ class NbopsHandler(APIHandler):
             super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error is JSON ``{"message", "error"}``; only nbops' own messages are passed on."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, NbopsError):
-            self.reply({"message": str(exc), "error": type(exc).__name__}, exc.http_status)
+            body = {"message": str(exc), "error": type(exc).__name__, **exc.details()}
+            self.reply(body, exc.http_status)
+        elif isinstance(exc, HTTPError) or exc is None:
+            # Raised by tornado or jupyter_server themselves (403, 404, 405, 413): their messages
+            # are written for clients ("'_xsrf' argument missing from POST").
+            message = exc.log_message if exc is not None else None
+            if message and exc is not None and exc.args:
+                with contextlib.suppress(TypeError, ValueError):
+                    message = message % exc.args
+            self.reply({"message": message or self._reason, "error": self._reason}, status_code)
         else:
-            super().write_error(status_code, **kwargs)
+            self.reply({"message": INTERNAL_ERROR, "error": "InternalError"}, 500)
 
 
 class StatusHandler(NbopsHandler):
@@ -94,3 +142,92 @@ class RunsHandler(NbopsHandler):
         page_token = self.get_query_argument("page_token", None)
         page = await self.call(runs.recent, max_results, page_token, start=self.root_dir)
         self.reply(page)
+
+
+class ModelsHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        max_results = self.int_argument("max_results", 50, 1, catalog.MAX_MODELS_PAGE)
+        page_token = self.get_query_argument("page_token", None)
+        text = self.get_query_argument("filter", None)
+        self.reply(await self.call(catalog.models, max_results, page_token, text, start=self.root_dir))
+
+
+class VersionsHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        max_results = self.int_argument("max_results", 50, 1, catalog.MAX_VERSIONS_PAGE)
+        page_token = self.get_query_argument("page_token", None)
+        self.reply(await self.call(catalog.versions, name, max_results, page_token, start=self.root_dir))
+
+
+class VersionHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str, version: str) -> None:
+        self.reply(await self.call(catalog.version_detail, name, version, start=self.root_dir))
+
+
+class MonitoringHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str, version: str) -> None:
+        metrics = self.get_query_argument("metrics", None)
+        self.reply(await self.call(catalog.monitoring_series, name, version, metrics, start=self.root_dir))
+
+
+class PromoteHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        body = self.json_body({"version", "alias", "reason", "force"})
+        change = await self.call(
+            catalog.promote,
+            name,
+            body.get("version"),
+            body.get("alias"),
+            body.get("reason"),
+            force=body.get("force", False),
+            actor=self.actor,
+            source=catalog.SOURCE,
+            start=self.root_dir,
+        )
+        self.reply(change)
+
+
+class RollbackHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        body = self.json_body({"alias", "reason"})
+        change = await self.call(
+            catalog.rollback,
+            name,
+            body.get("alias", "champion"),
+            body.get("reason"),
+            actor=self.actor,
+            source=catalog.SOURCE,
+            start=self.root_dir,
+        )
+        self.reply(change)
+
+
+class AuditHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        model = self.get_query_argument("model", None)
+        max_results = self.int_argument("max_results", 50, 1, catalog.MAX_AUDIT_PAGE)
+        page_token = self.get_query_argument("page_token", None)
+        self.reply(await self.call(catalog.audit_page, model, max_results, page_token, start=self.root_dir))
+
+
+class AlertsHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        model = self.get_query_argument("model", None)
+        state = self.get_query_argument("state", "open")
+        self.reply(await self.call(catalog.alerts, model, state, start=self.root_dir))

@@ -1,0 +1,758 @@
+"""The registry and the audit log as pages for UIs, and the checks on identifiers from outside.
+
+The sidebar lists models, versions and audit events through the REST API. Every list is
+paged by the store and carries a ``total``, so a registry of thousands of models costs one
+page per request, and what the sidebar shows is never older than the request.
+
+MLflow has no count API and no search for "the versions of these 50 models" that does not
+also build an entity (with all its tags) per version: asking ``MlflowClient`` for a page's
+counts and gate results costs ~70 ms for 50 models on SQLite, and one call per model far more.
+On SQL stores (SQLite, PostgreSQL, MySQL) those facts therefore come from three small
+aggregate queries through MLflow's own SQLAlchemy models and session, with MLflow's own
+filter, workspace and prompt clauses (~3 ms for 50 models). Those are internal MLflow APIs:
+if they ever change shape, the same facts are read through ``MlflowClient`` instead (slower,
+same answer; ``tests/test_catalog.py`` runs both paths). Nothing is cached.
+
+Identifiers that arrive in URLs, query strings or request bodies — model names, versions,
+aliases, run ids, artifact paths, metric names — are checked here before anything is read, so
+a path-like name (``../x``, ``%2e%2e%2f``, ``C:\\x``, ``file:///etc/passwd``) never reaches the
+store or the file system.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import audit, cards, config, lineage, registry, store
+from .errors import InvalidInput, NotFound, PolicyError, StoreError
+
+_Start = Path | str | None
+
+log = logging.getLogger(__name__)
+
+#: ``search_registered_models`` refuses larger pages.
+MAX_MODELS_PAGE = 1000
+MAX_VERSIONS_PAGE = 1000
+MAX_AUDIT_PAGE = 1000
+#: Longest model name accepted (MLflow's column is 256 characters).
+NAME_LIMIT = 256
+FILTER_LIMIT = 200
+METRICS_LIMIT = 50
+GATE_TAG = "nbops.gate."
+#: Where the sidebar's actions come from, in the audit log.
+SOURCE = "sidebar"
+ALERT_STATES = ("open", "resolved")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Characters no model name may hold: path separators, drive and scheme colons, and the
+#: characters of percent-encoding, fragments and queries (so no decoding can make a path of it).
+_NAME_FORBIDDEN = frozenset("/\\:%#?")
+_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}")
+_METRIC = re.compile(r"[\w.\-/ :*?\[\]]{1,250}", re.ASCII)
+_AUDIT_TOKEN = re.compile(r"before-([1-9][0-9]{0,11})")
+_TOKEN_HELP = "the page token is not one this server issued; start again from the first page."
+
+
+# --- checks on what arrives from outside ---------------------------------------------------------
+
+
+def _shown(value: str) -> str:
+    """``value`` quoted for a one-line message, shortened."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:56] + "…" + text[0]
+
+
+def check_model_name(name: Any) -> str:
+    """A registered model name that cannot be read as a path, however often it is decoded."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("a model name is required, e.g. churn-model.")
+    if len(name) > NAME_LIMIT:
+        raise InvalidInput(f"a model name has at most {NAME_LIMIT} characters; this one has {len(name)}.")
+    if _CONTROL.search(name) or not _NAME_FORBIDDEN.isdisjoint(name) or set(name) == {"."}:
+        raise InvalidInput(
+            f"{_shown(name)} is not a model name: names cannot contain / \\ : % # ? or control "
+            "characters, nor be . or .."
+        )
+    return name
+
+
+def check_version(version: Any) -> str:
+    """A model version number, as text."""
+    text = str(version) if isinstance(version, int) and not isinstance(version, bool) else version
+    if not isinstance(text, str) or not _VERSION.fullmatch(text):
+        shown = _shown(text) if isinstance(text, str) else type(version).__name__
+        raise InvalidInput(f"{shown} is not a version number; versions are 1, 2, 3, …")
+    return text
+
+
+def check_run_id(run_id: Any) -> str:
+    """An MLflow run id (letters, digits, _ and -), never a path."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        shown = _shown(run_id) if isinstance(run_id, str) else type(run_id).__name__
+        raise InvalidInput(f"{shown} is not a run id; run ids are 32 hexadecimal characters.")
+    return run_id
+
+
+def check_artifact_path(root: Path | str, path: Any) -> Path:
+    """``path`` resolved inside the artifact folder ``root``; anything that could leave it is refused.
+
+    The text is checked first (relative, plain folder names, no ``..``, backslashes, drive or
+    scheme colons, percent-encoding or fragments), then the resolved path, so a symlink inside
+    the folder that points outside it is refused too.
+    """
+    if not isinstance(path, str) or not path:
+        raise InvalidInput("an artifact path is required, e.g. model_cards/churn/v3/model_card.md.")
+    parts = path.split("/")
+    if (
+        len(path) > 1024
+        or _CONTROL.search(path)
+        or not _NAME_FORBIDDEN.isdisjoint(path.replace("/", ""))
+        or path.startswith("/")
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise InvalidInput(
+            f"artifact path {_shown(path)} is not allowed: give a relative path of plain names "
+            "separated by /, without .., \\, :, %, # or ?."
+        )
+    base = Path(root).resolve()
+    target = (base / path).resolve()
+    if not target.is_relative_to(base):
+        raise InvalidInput(
+            f"artifact path {_shown(path)} leads outside the artifact folder (through a symlink); "
+            "nbops reads only inside it."
+        )
+    return target
+
+
+def check_alias(alias: Any) -> str:
+    if not isinstance(alias, str):
+        raise InvalidInput("an alias is required, e.g. champion.")
+    return registry.check_alias(alias)
+
+
+def check_metrics(text: str | None) -> list[str] | None:
+    """``a,b,drift.*.psi`` → metric names or shell-style patterns; ``None`` (absent) means all."""
+    if text is None or not text.strip():
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if len(names) > METRICS_LIMIT:
+        raise InvalidInput(f"ask for at most {METRICS_LIMIT} metrics at a time, not {len(names)}.")
+    for name in names:
+        # Metric keys may hold / and : (feature names do), but never read as a path or a URL.
+        if not _METRIC.fullmatch(name) or ".." in name or name.startswith("/") or "://" in name:
+            raise InvalidInput(
+                f"{_shown(name)} is not a metric name; use names like performance.accuracy or "
+                "patterns like drift.*.psi, separated by commas."
+            )
+    return names
+
+
+def check_filter(text: str | None) -> str | None:
+    """The models search box: a case-insensitive substring of the name (``%``/``_`` are wildcards)."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if len(text) > FILTER_LIMIT or _CONTROL.search(text) or ("'" in text and '"' in text):
+        raise InvalidInput(
+            f"filter {_shown(text)} is not usable: give up to {FILTER_LIMIT} characters of a model "
+            "name, on one line, with at most one kind of quote."
+        )
+    return text
+
+
+def _check_page_size(max_results: Any, limit: int) -> int:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= limit:
+        raise InvalidInput(f"max_results must be between 1 and {limit}, got {max_results!r}.")
+    return max_results
+
+
+# --- models --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _PageFacts:
+    """What one page of models needs besides the models themselves."""
+
+    total: int | None = None
+    #: name → (number of versions, latest version)
+    versions: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    #: name → version → gate → result
+    gates: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+
+
+def models(
+    max_results: int = 50,
+    page_token: str | None = None,
+    filter_text: str | None = None,
+    start: _Start = None,
+) -> dict[str, Any]:
+    """One page of registered models by name, with what the sidebar shows of each, and the total.
+
+    Per model: description, aliases (alias → version), latest version, number of versions, the
+    gate results of the versions it shows (the latest and every alias holder), the gates the
+    promotion policy requires per alias, open monitoring alerts, and when it last changed.
+    Store calls: one ``search_registered_models`` page, then three aggregate reads (SQL stores)
+    or a few searches (other stores), and one read of the open alerts.
+    """
+    _check_page_size(max_results, MAX_MODELS_PAGE)
+    text = check_filter(filter_text)
+    page: dict[str, Any] = {"models": [], "total": 0, "next_page_token": None}
+    if not store.exists(config.resolve(start).tracking_uri):
+        return page  # a store that was never written to has no models; reading it must not create it
+    client = store.client(start)
+    filter_string = _name_contains(text)
+    found = _search_models(client, filter_string, max_results, page_token)
+    names = [model.name for model in found]
+    token = _token_text(found.token)
+    facts = _page_facts(client, filter_string, names, need_total=bool(page_token or token))
+    policies = required_gates(names, start)
+    alerts = open_alert_counts(start)
+    rows = []
+    for model in found:
+        aliases = {alias: str(version) for alias, version in sorted(model.aliases.items())}
+        count, latest = facts.versions.get(model.name, (0, None))
+        shown = sorted({v for v in (latest, *aliases.values()) if v}, key=int, reverse=True)
+        gates = facts.gates.get(model.name, {})
+        rows.append(
+            {
+                "name": model.name,
+                "description": model.description or "",
+                "aliases": aliases,
+                "latest_version": latest,
+                "versions_count": count,
+                "gates": {version: gates.get(version, {}) for version in shown},
+                "required_gates": policies.get(model.name, {}),
+                "open_alerts": alerts.get(model.name, 0),
+                "updated": model.last_updated_timestamp,
+            }
+        )
+    page["models"] = rows
+    page["total"] = facts.total if facts.total is not None else len(rows)
+    page["next_page_token"] = token
+    return page
+
+
+def required_gates(names: list[str], start: _Start = None) -> dict[str, dict[str, list[str]]]:
+    """Model name → alias → the gates ``[tool.nbops.policy]`` requires (aliases without any left out).
+
+    The project-wide lists are read once; only models with their own
+    ``[tool.nbops.policy.models.NAME]`` table are resolved one by one.
+    """
+    registry.required_gates("champion", start)  # a malformed policy table fails here, with its fix
+    table = config.resolve(start).tool.get("policy", {})
+    per_model = table.get("models", {}) if isinstance(table.get("models", {}), dict) else {}
+    project = {
+        alias: gates
+        for alias in table
+        if alias != "models" and (gates := registry.required_gates(alias, start))
+    }
+    result = {}
+    for name in names:
+        own = per_model.get(name)
+        if isinstance(own, dict):
+            aliases = [a for a in table if a != "models"] + [a for a in own if a not in table]
+            result[name] = {
+                alias: gates
+                for alias in aliases
+                if (gates := registry.required_gates(alias, start, model=name))
+            }
+        else:
+            result[name] = dict(project)
+    return result
+
+
+def open_alert_counts(start: _Start = None) -> dict[str, int]:
+    """Model name → open monitoring alerts."""
+    try:
+        from . import monitoring
+
+        counts = monitoring.open_alert_counts
+    except (ImportError, AttributeError) as exc:
+        # Only while nbops.monitoring is missing or predates open_alert_counts (it is being
+        # written alongside this module): no monitoring means no alerts. Errors *inside*
+        # open_alert_counts are not swallowed.
+        if not _warned:
+            _warned.append(True)
+            log.warning("nbops: monitoring is not available (%s); models show 0 open alerts", exc)
+        return {}
+    return counts(start=start)
+
+
+_warned: list[bool] = []
+
+
+def _name_contains(text: str | None) -> str | None:
+    if text is None:
+        return None
+    quote = '"' if "'" in text else "'"
+    return f"name ILIKE {quote}%{text}%{quote}"
+
+
+def _search_models(client: Any, filter_string: str | None, max_results: int, page_token: str | None) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.search_registered_models(
+            filter_string=filter_string,
+            max_results=max_results,
+            order_by=["name ASC"],
+            page_token=page_token or None,
+        )
+    except MlflowException as exc:
+        raise _search_error(exc, "models", page_token) from None
+
+
+def _search_error(exc: Any, what: str, page_token: str | None) -> Exception:
+    reason = " ".join(str(exc.message).split()).rstrip(".")
+    if exc.error_code != "INVALID_PARAMETER_VALUE":
+        return StoreError(
+            f"the MLflow store could not list {what} ({reason}); check that it is reachable (nbops info)."
+        )
+    if page_token:
+        return InvalidInput(_TOKEN_HELP)
+    return InvalidInput(f"the store refused to list {what}: {reason}.")
+
+
+def _page_facts(client: Any, filter_string: str | None, names: list[str], need_total: bool) -> _PageFacts:
+    registry_store = _sql_registry_store(client)
+    if registry_store is not None:
+        try:
+            return _sql_facts(registry_store, filter_string, names, need_total)
+        except Exception as exc:  # MLflow's internals moved: the public API gives the same answer
+            if not _internals_changed(exc):
+                raise
+            log.warning("nbops: counting through MLflow's SQL models failed (%s); using MlflowClient", exc)
+    return _client_facts(client, filter_string, names, need_total)
+
+
+def _internals_changed(exc: Exception) -> bool:
+    import sqlalchemy.exc
+
+    return isinstance(exc, ImportError | AttributeError | TypeError | sqlalchemy.exc.SQLAlchemyError)
+
+
+def _sql_registry_store(client: Any) -> Any | None:
+    """MLflow's SQL registry store behind ``client``, or None for REST and other stores."""
+    try:
+        from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+
+        registry_store = client._get_registry_client().store
+    except (ImportError, AttributeError):
+        return None
+    return registry_store if isinstance(registry_store, SqlAlchemyStore) else None
+
+
+def _sql_facts(
+    registry_store: Any, filter_string: str | None, names: list[str], need_total: bool
+) -> _PageFacts:
+    import sqlalchemy as sa
+    from mlflow.entities.model_registry.model_version_stages import STAGE_DELETED_INTERNAL
+    from mlflow.prompt.registry_utils import add_prompt_filter_string
+    from mlflow.store.model_registry.dbmodels.models import SqlModelVersion, SqlModelVersionTag
+    from mlflow.utils.search_utils import SearchModelUtils
+
+    facts = _PageFacts()
+    with registry_store.ManagedSessionMaker() as session:
+        if need_total:
+            # Exactly the query search_registered_models pages through (MlflowClient adds the
+            # prompt filter for every SQL store), counted instead of fetched.
+            parsed = SearchModelUtils.parse_search_filter(add_prompt_filter_string(filter_string, False))
+            matching = registry_store._get_search_registered_model_filter_query(
+                session, parsed, registry_store.engine.dialect.name
+            )
+            facts.total = session.execute(
+                sa.select(sa.func.count()).select_from(matching.subquery())
+            ).scalar_one()
+        if not names:
+            return facts
+        version_rows = session.execute(
+            sa.select(SqlModelVersion.name, sa.func.count(), sa.func.max(SqlModelVersion.version))
+            .where(
+                SqlModelVersion.name.in_(names),
+                SqlModelVersion.current_stage != STAGE_DELETED_INTERNAL,
+                *registry_store._get_workspace_clauses(SqlModelVersion),
+            )
+            .group_by(SqlModelVersion.name)
+        ).all()
+        tag_rows = session.execute(
+            sa.select(
+                SqlModelVersionTag.name,
+                SqlModelVersionTag.version,
+                SqlModelVersionTag.key,
+                SqlModelVersionTag.value,
+            ).where(
+                SqlModelVersionTag.name.in_(names),
+                SqlModelVersionTag.key.like(GATE_TAG + "%"),
+                *registry_store._get_workspace_clauses(SqlModelVersionTag),
+            )
+        ).all()
+    facts.versions = {name: (count, str(latest)) for name, count, latest in version_rows}
+    for name, version, key, value in tag_rows:
+        if key.startswith(GATE_TAG) and value.split():
+            facts.gates.setdefault(name, {}).setdefault(str(version), {})[key.removeprefix(GATE_TAG)] = (
+                value.split()[0]
+            )
+    return facts
+
+
+def _client_facts(client: Any, filter_string: str | None, names: list[str], need_total: bool) -> _PageFacts:
+    """The same facts through ``MlflowClient``: every matching model counted, the page's versions read."""
+    facts = _PageFacts()
+    if need_total:
+        total, token = 0, None
+        while True:
+            every = client.search_registered_models(
+                filter_string=filter_string, max_results=1000, page_token=token
+            )
+            total += len(every)
+            token = every.token
+            if not token:
+                break
+        facts.total = total
+    if not names:
+        return facts
+    counts: dict[str, int] = {}
+    latest: dict[str, int] = {}
+    token = None
+    while True:
+        page = client.search_model_versions(
+            f"name IN ({_in_list(names)})", max_results=10_000, page_token=token
+        )
+        for mv in page:
+            counts[mv.name] = counts.get(mv.name, 0) + 1
+            latest[mv.name] = max(latest.get(mv.name, 0), int(mv.version))
+            gates = registry.gate_results(mv)
+            if gates:
+                facts.gates.setdefault(mv.name, {})[str(mv.version)] = gates
+        token = page.token
+        if not token:
+            break
+    facts.versions = {name: (counts[name], str(latest[name])) for name in counts}
+    return facts
+
+
+def _in_list(names: list[str]) -> str:
+    """Names as the values of a filter's ``IN (...)``; the IN grammar, unlike ``=``, unescapes ``\\'``."""
+    return ", ".join("'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'" for name in names)
+
+
+def _token_text(token: Any) -> str | None:
+    if isinstance(token, bytes):
+        token = token.decode("ascii")
+    return token or None
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+
+def versions(
+    name: str, max_results: int = 50, page_token: str | None = None, start: _Start = None
+) -> dict[str, Any]:
+    """One page of a model's versions, newest first, with aliases and gate results, and the total."""
+    check_model_name(name)
+    _check_page_size(max_results, MAX_VERSIONS_PAGE)
+    client, model = _registered_model(name, start)
+    by_version: dict[str, list[str]] = {}
+    for alias, version in model.aliases.items():
+        by_version.setdefault(str(version), []).append(alias)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.search_model_versions(
+            f"name IN ({_in_list([name])})",
+            max_results=max_results,
+            order_by=["version_number DESC"],
+            page_token=page_token or None,
+        )
+    except MlflowException as exc:
+        raise _search_error(exc, "versions", page_token) from None
+    token = _token_text(found.token)
+    total = len(found) if not (page_token or token) else _count_versions(client, name)
+    return {
+        "model": name,
+        "versions": [
+            {
+                "version": str(mv.version),
+                "aliases": sorted(by_version.get(str(mv.version), [])),
+                "status": mv.status,
+                "run_id": mv.run_id,
+                "created": mv.creation_timestamp,
+                "updated": mv.last_updated_timestamp,
+                "description": mv.description or "",
+                "gates": registry.gate_results(mv),
+            }
+            for mv in found
+        ],
+        "total": total,
+        "next_page_token": token,
+    }
+
+
+def _registered_model(name: str, start: _Start) -> tuple[Any, Any]:
+    """The client and the registered model ``name``; a store never written to is not created to say no."""
+    from mlflow.exceptions import MlflowException
+
+    missing = NotFound(f"no registered model named {name!r}; GET models lists them.")
+    if not store.exists(config.resolve(start).tracking_uri):
+        raise missing
+    client = store.client(start)
+    try:
+        return client, client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise missing from None
+        raise
+
+
+def _count_versions(client: Any, name: str) -> int:
+    registry_store = _sql_registry_store(client)
+    if registry_store is not None:
+        try:
+            return _sql_facts(registry_store, None, [name], need_total=False).versions.get(name, (0, None))[0]
+        except Exception as exc:
+            if not _internals_changed(exc):
+                raise
+    return _client_facts(client, None, [name], need_total=False).versions.get(name, (0, None))[0]
+
+
+# --- one version ---------------------------------------------------------------------------------
+
+
+def version_detail(name: str, version: str | int, start: _Start = None) -> dict[str, Any]:
+    """Everything the sidebar shows of one version: lineage, metrics, gates, policy gaps, the card.
+
+    Text fields are plain text (render them as text); ``card_html`` is the model card rendered
+    by ``nbops.cards``, with any HTML from user text escaped and unsafe link targets removed.
+    """
+    check_model_name(name)
+    version = check_version(version)
+    client, model = _registered_model(name, start)
+    mv = registry.get_version(name, version, start)
+    run = _run_or_none(client, mv.run_id)
+    tags = dict(mv.tags)
+    run_tags = dict(run.data.tags) if run else {}
+    gates = gate_details(tags)
+    results = {gate: facts["result"] for gate, facts in gates.items()}
+    policy = {
+        alias: {"required": required, "missing": missing_gates(results, required)}
+        for alias, required in required_gates([name], start)[name].items()
+    }
+    markdown = registry.model_card(name, version, start)
+    return {
+        "model": name,
+        "version": str(mv.version),
+        "status": mv.status,
+        "description": mv.description or "",
+        "created": mv.creation_timestamp,
+        "updated": mv.last_updated_timestamp,
+        "run_id": mv.run_id,
+        "aliases": sorted(alias for alias, held in model.aliases.items() if str(held) == str(mv.version)),
+        "lineage": {
+            "notebook": tags.get(lineage.TAG_NOTEBOOK) or run_tags.get(lineage.TAG_NOTEBOOK),
+            "cell_sha256": tags.get(lineage.TAG_CELL_HASH) or run_tags.get(lineage.TAG_CELL_HASH),
+            "git": {
+                "commit": tags.get(lineage.TAG_GIT_COMMIT) or run_tags.get(lineage.TAG_GIT_COMMIT),
+                "branch": tags.get(lineage.TAG_GIT_BRANCH) or run_tags.get(lineage.TAG_GIT_BRANCH),
+                "dirty": (tags.get(lineage.TAG_GIT_DIRTY) or run_tags.get(lineage.TAG_GIT_DIRTY)) == "true",
+            },
+            "python": tags.get(lineage.TAG_PYTHON) or run_tags.get(lineage.TAG_PYTHON),
+            "requirements": [r for r in tags.get(registry.REQUIREMENTS_TAG, "").split(",") if r],
+            "source_run": _run_summary(run),
+            "datasets": _datasets(run_tags),
+        },
+        "metrics": dict(run.data.metrics) if run else {},
+        "params": dict(run.data.params) if run else {},
+        "gates": gates,
+        "policy": policy,
+        "card_html": cards.to_html_fragment(markdown),
+    }
+
+
+def gate_details(tags: dict[str, str]) -> dict[str, dict[str, str | None]]:
+    """Gate → result, gate run id and time, from the ``nbops.gate.<gate> = "<result> <run> <time>"`` tags."""
+    details = {}
+    for key, value in sorted(tags.items()):
+        words = value.split()
+        if key.startswith(GATE_TAG) and words:
+            details[key.removeprefix(GATE_TAG)] = {
+                "result": words[0],
+                "run_id": words[1] if len(words) > 1 else None,
+                "time": words[2] if len(words) > 2 else None,
+            }
+    return details
+
+
+def missing_gates(results: dict[str, str], required: list[str]) -> list[str]:
+    """The required gates that have not passed (not run, failed or errored), in policy order."""
+    return [gate for gate in required if results.get(gate) != "passed"]
+
+
+def _run_or_none(client: Any, run_id: str | None) -> Any | None:
+    if not run_id:
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException:
+        return None  # the training run was deleted: the version still stands on its own tags
+
+
+def _run_summary(run: Any | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    info = run.info
+    return {
+        "run_id": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+    }
+
+
+def _datasets(run_tags: dict[str, str]) -> list[dict[str, str]]:
+    prefix = "nbops.dataset."
+    found = []
+    for key, value in sorted(run_tags.items()):
+        if key.startswith(prefix) and key.endswith(".sha256"):
+            dataset = key.removeprefix(prefix).removesuffix(".sha256")
+            found.append(
+                {
+                    "name": dataset,
+                    "context": run_tags.get(f"{prefix}{dataset}.context", ""),
+                    "shape": run_tags.get(f"{prefix}{dataset}.shape", ""),
+                    "sha256": value,
+                }
+            )
+    return found
+
+
+# --- alias changes -------------------------------------------------------------------------------
+
+
+def promote(
+    name: str,
+    version: Any,
+    alias: Any,
+    reason: Any,
+    *,
+    force: Any = False,
+    actor: str | None = None,
+    source: str = SOURCE,
+    start: _Start = None,
+) -> dict[str, Any]:
+    """Point ``alias`` at ``version`` under the promotion policy; the result carries every alias now.
+
+    A refusal by the policy is a ``PolicyError`` naming the gates still missing.
+    """
+    check_model_name(name)
+    version = check_version(version)
+    alias = check_alias(alias)
+    reason = _check_reason(reason)
+    if not isinstance(force, bool):
+        raise InvalidInput(f"force must be true or false, got {force!r}.")
+    try:
+        change = registry.promote(
+            name, version, alias, reason, force=force, source=source, actor=actor, start=start
+        )
+    except PolicyError as exc:
+        results = registry.gate_results(registry.get_version(name, version, start))
+        required = registry.required_gates(alias, start, model=name)
+        raise PolicyError(str(exc), missing_gates=missing_gates(results, required)) from None
+    return _with_aliases(change, name, start)
+
+
+def rollback(
+    name: str,
+    alias: Any,
+    reason: Any,
+    *,
+    actor: str | None = None,
+    source: str = SOURCE,
+    start: _Start = None,
+) -> dict[str, Any]:
+    """Point ``alias`` back at the version it held before; the result carries every alias now."""
+    check_model_name(name)
+    alias = check_alias(alias)
+    reason = _check_reason(reason)
+    change = registry.rollback(name, alias, reason, source=source, actor=actor, start=start)
+    return _with_aliases(change, name, start)
+
+
+def _check_reason(reason: Any) -> str:
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput(f"reason must be text, got {type(reason).__name__}.")
+    return registry.check_reason(reason)
+
+
+def _with_aliases(change: dict[str, Any], name: str, start: _Start) -> dict[str, Any]:
+    model = store.client(start).get_registered_model(name)
+    return {**change, "aliases": {alias: str(v) for alias, v in sorted(model.aliases.items())}}
+
+
+# --- the audit log -------------------------------------------------------------------------------
+
+
+def audit_page(
+    model: str | None = None, max_results: int = 50, page_token: str | None = None, start: _Start = None
+) -> dict[str, Any]:
+    """Audit events newest first, one page at a time, with the total.
+
+    The token names the last event shown (``before-<seq>``), so events appended meanwhile do not
+    shift the pages the way an offset would.
+    """
+    if model is not None:
+        check_model_name(model)
+    _check_page_size(max_results, MAX_AUDIT_PAGE)
+    before = None
+    if page_token:
+        match = _AUDIT_TOKEN.fullmatch(page_token)
+        if not match:
+            raise InvalidInput(_TOKEN_HELP)
+        before = int(match.group(1))
+    every = audit.events(model=model, start=start)
+    newest_first = [e for e in reversed(every) if before is None or e.seq < before]
+    shown = newest_first[:max_results]
+    more = len(newest_first) > max_results
+    return {
+        "events": [{**e.to_dict(), "summary": audit.format_event(e)} for e in shown],
+        "total": len(every),
+        "next_page_token": f"before-{shown[-1].seq}" if more else None,
+    }
+
+
+# --- monitoring ----------------------------------------------------------------------------------
+
+
+def monitoring_series(
+    name: str, version: str | int, metrics: str | None = None, start: _Start = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Metric → points by batch of a monitored version (``metrics``: ``a,b``; absent: all but per-feature)."""
+    check_model_name(name)
+    version = check_version(version)
+    wanted = check_metrics(metrics)
+    _registered_model(name, start)
+    registry.get_version(name, version, start)  # a clear 404 for a version that does not exist
+    from . import monitoring
+
+    return monitoring.series(name, version, wanted, start=start)
+
+
+def alerts(
+    model: str | None = None, state: str | None = "open", start: _Start = None
+) -> list[dict[str, Any]]:
+    """Monitoring alerts, newest first, of one model or all, open or resolved."""
+    if model is not None:
+        check_model_name(model)
+    if state not in ALERT_STATES:
+        raise InvalidInput(f"state must be {' or '.join(ALERT_STATES)}, got {state!r}.")
+    from . import monitoring
+
+    return monitoring.alerts(model=model, state=state, start=start)

@@ -227,3 +227,14 @@ def test_promotion_policy_requires_passed_gates_unless_forced(tracking_uri, fitt
     client.set_model_version_tag("governed", "1", "nbops.gate.fairness", "passed r3 2026-01-02T00:00:00Z")
     assert "forced" not in registry.promote("governed", 1, "champion", "all gates green")
     assert "| fairness | passed | 2026-01-02T00:00:00Z |" in registry.model_card("governed", 1)
+
+
+def test_a_model_named_with_a_quote_is_found_like_any_other(tracking_uri, fitted, data) -> None:
+    X, _ = data
+    with nbops.track("quoted"):
+        registry.register(fitted, "o'brien-risk", data=X, alias="champion")
+    registry.register(fitted, "o'brien-risk", data=X)
+    assert [v["version"] for v in registry.list_versions("o'brien-risk")] == ["2", "1"]
+    assert {m["name"]: m["latest_version"] for m in registry.list_models()} == {"o'brien-risk": "2"}
+    nbops.monitor.log_batch("o'brien-risk@champion", X)
+    assert nbops.monitor.series("o'brien-risk", 1, ["batch.rows"])["batch.rows"][0]["value"] == len(X)

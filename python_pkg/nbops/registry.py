@@ -17,6 +17,7 @@ from typing import Any
 
 from . import audit, cards, config, lineage, store, tracking
 from .errors import ConfigError, InvalidInput, NbopsError, NotFound, PolicyError
+from .filters import literal
 
 _Start = Path | str | None
 
@@ -234,7 +235,7 @@ def _log_and_register(
             pip_requirements=requirements,
         )
     client = store.client(start)
-    if client.search_registered_models(f"name = '{_quote(name)}'", max_results=1) == []:
+    if client.search_registered_models(f"name = {literal(name)}", max_results=1) == []:
         client.create_registered_model(name)
     run = client.get_run(run_id)
     tags = {key: run.data.tags[key] for key in LINEAGE_TAGS if key in run.data.tags}
@@ -253,10 +254,6 @@ def _wait_ready(client: Any, name: str, version: str, timeout: float = 60.0) -> 
         if time.monotonic() > deadline:
             raise NbopsError(f"version {version} of {name!r} is still pending registration; check the store.")
         time.sleep(0.1)
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "\\'")
 
 
 # --- versions and aliases ------------------------------------------------------------------------
@@ -281,7 +278,7 @@ def get_version(name: str, version: str | int, start: _Start = None) -> Any:
 
 
 def _model_exists(client: Any, name: str) -> bool:
-    return bool(client.search_registered_models(f"name = '{_quote(name)}'", max_results=1))
+    return bool(client.search_registered_models(f"name = {literal(name)}", max_results=1))
 
 
 def alias_holder(name: str, alias: str, start: _Start = None) -> str | None:
@@ -553,7 +550,7 @@ def list_models(start: _Start = None) -> list[dict[str, Any]]:
         page = client.search_registered_models(max_results=1000, page_token=token)
         for model in page:
             versions = client.search_model_versions(
-                f"name = '{_quote(model.name)}'", max_results=1, order_by=["version_number DESC"]
+                f"name = {literal(model.name)}", max_results=1, order_by=["version_number DESC"]
             )
             found.append(
                 {
@@ -579,7 +576,7 @@ def list_versions(name: str, start: _Start = None) -> list[dict[str, Any]]:
     rows, token = [], None
     while True:
         page = client.search_model_versions(
-            f"name = '{_quote(name)}'", max_results=1000, page_token=token, order_by=["version_number DESC"]
+            f"name = {literal(name)}", max_results=1000, page_token=token, order_by=["version_number DESC"]
         )
         for v in page:
             rows.append(

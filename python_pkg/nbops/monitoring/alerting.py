@@ -34,6 +34,7 @@ from typing import Any
 
 from .. import audit, config, store
 from ..errors import ConfigError, InvalidInput
+from ..filters import literal
 
 _Start = Path | str | None
 
@@ -179,7 +180,7 @@ def _open_alert(client: Any, rule: Rule, name: str, version: str, start: _Start)
     found = client.search_runs(
         [_experiment_id(start)],
         filter_string=(
-            f"tags.`{TAG}rule` = '{_quote(rule.name)}' and tags.`{TAG}model` = '{_quote(name)}' "
+            f"tags.`{TAG}rule` = {literal(rule.name)} and tags.`{TAG}model` = {literal(name)} "
             f"and tags.`{TAG}version` = '{version}' and tags.`{TAG}state` = '{OPEN}'"
         ),
         max_results=1,
@@ -267,7 +268,7 @@ def alerts(model: str | None = None, state: str | None = None, start: _Start = N
         return []
     filters = []
     if model:
-        filters.append(f"tags.`{TAG}model` = '{_quote(model)}'")
+        filters.append(f"tags.`{TAG}model` = {literal(model)}")
     if state:
         filters.append(f"tags.`{TAG}state` = '{state}'")
     found, token = [], None
@@ -311,7 +312,3 @@ def _iso(millis: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "\\'")

@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import config, store
 from ..errors import InvalidInput, NotFound, StoreError
+from ..filters import literal
 
 _Start = Path | str | None
 
@@ -109,7 +110,7 @@ def _note(name: str, version: str) -> str:
 def _find_runs(client: Any, experiment_id: str, name: str, version: str) -> list[Any]:
     return client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`{TAG_MODEL}` = '{_quote(name)}' and tags.`{TAG_VERSION}` = '{version}'",
+        filter_string=f"tags.`{TAG_MODEL}` = {literal(name)} and tags.`{TAG_VERSION}` = '{version}'",
         order_by=["attributes.start_time ASC"],
         max_results=10,
     )
@@ -121,7 +122,7 @@ def monitored_versions(model: str | None = None, start: _Start = None) -> list[d
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         return []
-    filter_string = f"tags.`{TAG_MODEL}` = '{_quote(model)}'" if model else ""
+    filter_string = f"tags.`{TAG_MODEL}` = {literal(model)}" if model else ""
     found, token = {}, None
     while True:
         page = client.search_runs(
@@ -275,10 +276,6 @@ def _write_metrics(client: Any, run_id: str, metrics: dict[str, float], step: in
 
 def _key(name: str) -> str:
     return _KEY.sub("_", name)[:250]
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "\\'")
 
 
 def _timestamp(value: datetime | float | str | None) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 from playwright.sync_api import Page, expect
@@ -24,6 +25,55 @@ def test_empty_sidebar_tells_a_new_user_what_to_type(lab, page: Page, screenshot
     expect(empty).to_contain_text("%load_ext nbops")
     expect(empty).to_contain_text("%%track")
     screenshot("empty")
+
+
+def test_empty_registry_tells_a_new_user_what_to_run(lab, page: Page, screenshot) -> None:
+    lab.open(page)
+    open_sidebar(page)
+    panel = page.locator("#nbops-sidebar")
+    # Four sections; their titles are buttons that fold them.
+    toggles = panel.locator(".nbops-section-toggle")
+    expect(toggles.locator(".nbops-section-label")).to_have_text(
+        ["Models", "Recent runs", "Alerts", "Audit trail"]
+    )
+    assert [t.get_attribute("aria-expanded") for t in toggles.all()] == ["true", "true", "true", "false"]
+    models = panel.locator(".nbops-models-empty")
+    expect(models).to_contain_text("No registered models yet.")
+    expect(models).to_contain_text("notebooks/03_registry.ipynb")
+    expect(models).to_contain_text("%register MODEL --name NAME")
+    expect(panel.locator(".nbops-alerts-empty")).to_contain_text("[tool.nbops.alerts]")
+    audit = panel.locator(".nbops-section-audit .nbops-section-toggle")
+    expect(audit).to_have_attribute("aria-expanded", "false")
+    audit.click()
+    expect(audit).to_have_attribute("aria-expanded", "true")
+    expect(panel.locator(".nbops-audit-empty")).to_contain_text("No registry changes yet.")
+    audit.click()
+    screenshot("empty-registry")
+
+
+def test_commands_are_in_the_palette(lab, page: Page) -> None:
+    lab.open(page)
+    page.locator('.lm-MenuBar-itemLabel:text-is("View")').click()
+    page.locator('.lm-Menu-itemLabel:text-is("Activate Command Palette")').click()
+    search = page.locator(".lm-CommandPalette-input")
+    expect(search).to_be_visible()
+    search.fill("nbops")
+    labels = page.locator(".lm-CommandPalette-item .lm-CommandPalette-itemLabel")
+    for label in (
+        "Open nbops sidebar",
+        "Refresh nbops sidebar",
+        "Show nbops models",
+        "Show nbops runs",
+        "Show nbops alerts",
+        "Show nbops audit trail",
+    ):
+        expect(labels.filter(has_text=re.compile(f"^{label}$"))).to_have_count(1)
+    labels.filter(has_text=re.compile("^Show nbops audit trail$")).click()
+    panel = page.locator("#nbops-sidebar")
+    expect(panel).to_be_visible()
+    audit = panel.locator(".nbops-section-audit .nbops-section-toggle")
+    expect(audit).to_have_attribute("aria-expanded", "true")
+    audit.click()  # the workspace of the next tests stays as it was
 
 
 def test_tracked_cell_appears_in_the_sidebar(lab, page: Page, screenshot) -> None:

@@ -100,3 +100,114 @@ export function shortenMiddle(text: string, max = 44): string {
   const tail = max - 1 - head;
   return `${text.slice(0, head)}…${text.slice(text.length - tail)}`;
 }
+
+/**
+ * A metric value: up to 4 significant digits, no exponent for ordinary sizes.
+ */
+export function formatNumber(
+  value: number | string | null | undefined
+): string {
+  if (value === null || value === undefined || value === '') {
+    return NO_VALUE;
+  }
+  const number = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(number)) {
+    return typeof value === 'string' ? value : NO_VALUE;
+  }
+  if (number === 0) {
+    return '0';
+  }
+  const magnitude = Math.abs(number);
+  if (magnitude >= 1e6 || magnitude < 1e-3) {
+    return number.toExponential(2);
+  }
+  return String(Number(number.toPrecision(4)));
+}
+
+/**
+ * A time (ISO text or epoch ms) as a local date-time and its ISO form.
+ */
+export function formatTime(value: string | number | null | undefined): {
+  local: string;
+  iso: string;
+} {
+  if (value === null || value === undefined || value === '') {
+    return { local: NO_VALUE, iso: '' };
+  }
+  const epoch = typeof value === 'number' ? value : Date.parse(value);
+  return formatStart(Number.isNaN(epoch) ? null : epoch);
+}
+
+/**
+ * How a gate stands for a version: its verdict, or `missing` when the policy
+ * requires it and it has not run.
+ */
+export type GateState = 'passed' | 'failed' | 'error' | 'missing' | 'unknown';
+
+export interface IGateBadge {
+  gate: string;
+  state: GateState;
+  /** The aliases whose policy requires this gate. */
+  requiredFor: string[];
+}
+
+/**
+ * The badges of a version: the gates the policy requires (in policy order),
+ * then any other gate that ran. A required gate without a verdict is `missing`.
+ */
+export function gateBadges(
+  results: { [gate: string]: string } | null | undefined,
+  required: { [alias: string]: string[] } | null | undefined
+): IGateBadge[] {
+  const verdicts = results ?? {};
+  const requiredFor = new Map<string, string[]>();
+  for (const [alias, gates] of Object.entries(required ?? {})) {
+    for (const gate of gates ?? []) {
+      const aliases = requiredFor.get(gate) ?? [];
+      aliases.push(alias);
+      requiredFor.set(gate, aliases);
+    }
+  }
+  const order = [
+    ...requiredFor.keys(),
+    ...Object.keys(verdicts)
+      .filter(gate => !requiredFor.has(gate))
+      .sort()
+  ];
+  return order.map(gate => ({
+    gate,
+    state: gateState(verdicts[gate]),
+    requiredFor: requiredFor.get(gate) ?? []
+  }));
+}
+
+function gateState(result: string | undefined): GateState {
+  if (result === undefined || result === null || result === '') {
+    return 'missing';
+  }
+  const key = String(result).toLowerCase();
+  return key === 'passed' || key === 'failed' || key === 'error'
+    ? key
+    : 'unknown';
+}
+
+/**
+ * The modifier class of an alert's severity chip.
+ */
+export function severityClass(severity: string | null | undefined): string {
+  const key = (severity ?? '').toLowerCase();
+  return `nbops-severity-${
+    ['critical', 'warning', 'info'].includes(key) ? key : 'unknown'
+  }`;
+}
+
+/**
+ * `v2` for a version number; "—" when there is none.
+ */
+export function versionLabel(
+  version: string | number | null | undefined
+): string {
+  return version === null || version === undefined || version === ''
+    ? NO_VALUE
+    : `v${version}`;
+}

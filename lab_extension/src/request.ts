@@ -15,8 +15,9 @@ export const API_NAMESPACE = 'nbops/api';
  * @param init Initial values for the request
  * @param settings Server settings; defaults to `ServerConnection.makeSettings()`
  * @returns The response body interpreted as JSON
- * @throws ServerConnection.ResponseError when the server answers with a non-2xx
- *   status (its message is the JSON body's `message` when there is one)
+ * @throws NbopsResponseError (a ServerConnection.ResponseError) when the server
+ *   answers with a non-2xx status: its message is the JSON body's `message` when
+ *   there is one, and `body` the JSON body
  * @throws ServerConnection.NetworkError when the server cannot be reached
  */
 export async function requestAPI<T>(
@@ -55,8 +56,27 @@ export async function requestAPI<T>(
       typeof data.message === 'string'
         ? data.message
         : `${response.status} ${response.statusText}`.trim();
-    throw new ServerConnection.ResponseError(response, message);
+    throw new NbopsResponseError(response, message, data);
   }
 
   return data as T;
+}
+
+/**
+ * A non-2xx answer from the nbops server, with its parsed JSON body (for
+ * example a refused promotion's `missing_gates`).
+ */
+export class NbopsResponseError extends ServerConnection.ResponseError {
+  constructor(response: Response, message: string, body: unknown) {
+    super(response, message);
+    this.body =
+      body !== null && typeof body === 'object'
+        ? (body as { [key: string]: unknown })
+        : {};
+  }
+
+  /**
+   * The JSON body of the answer (`{}` when it was not a JSON object).
+   */
+  readonly body: { [key: string]: unknown };
 }

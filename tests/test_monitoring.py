@@ -376,3 +376,24 @@ def test_the_monitor_magic_logs_a_batch_and_shows_the_drift_report(project: Path
     with pytest.raises(UsageError, match="--labels names 'nothing', which is not defined"):
         ip.run_line_magic("monitor", "loans batch --labels nothing")
     assert batches.latest("loans", 1)["batch.rows"] == 300
+
+
+def test_the_model_card_reports_monitoring_and_the_runs_list_hides_its_bookkeeping(project: Path) -> None:
+    from nbops import runs
+
+    configure(project, RULE.replace("window = 2", "window = 1"))
+    model, _ = register()
+    assert "Not monitored yet" in registry.model_card("loans", 1)
+    X, y = sample(400, 80, shift=1.5)
+    monitor.log_batch("loans", X, model.predict(X), y, sensitive="group")
+    card = registry.model_card("loans", 1)
+    assert "**1 batch(es)** logged" in card and "open alerts: 1" in card
+    assert "demographic parity difference in the latest batch" in card
+    import mlflow.artifacts
+
+    folder = registry.get_version("loans", 1).tags[registry.CARD_TAG]  # the stored copy is refreshed too
+    store.fluent()  # points MLflow's fluent API at the project's store
+    stored = mlflow.artifacts.load_text(f"{folder}/model_card.md")
+    assert "open alerts: 1" in stored
+    names = {r["experiment_name"] for r in runs.recent(50)["runs"]}
+    assert not names & {"nbops-monitoring", "nbops-alerts", "nbops-audit"}

@@ -241,8 +241,14 @@ def _log_and_register(
     tags = {key: run.data.tags[key] for key in LINEAGE_TAGS if key in run.data.tags}
     tags.update({k: v for k, v in run.data.tags.items() if k.startswith("nbops.dataset.")})
     tags[REQUIREMENTS_TAG] = ",".join(requirements)[:5000]
+    # A tracking server accepts a models:/m-... source only with the id of the logged model holding it.
     created = client.create_model_version(
-        name, info.model_uri, run_id=run_id, tags=tags, description=description or None
+        name,
+        info.model_uri,
+        run_id=run_id,
+        tags=tags,
+        description=description or None,
+        model_id=info.model_id,
     )
     _wait_ready(client, name, created.version)
     return ModelVersion(name, str(created.version), run_id, f"models:/{name}/{created.version}")
@@ -671,9 +677,14 @@ def card_facts(
         "environment": {"python": tags.get(lineage.TAG_PYTHON, "")},
         "requirements": [r for r in tags.get(REQUIREMENTS_TAG, "").split(",") if r],
         "gates": gates,
-        "fairness": "",
-        "monitoring": "",
+        **_monitoring_sections(name, str(mv.version), start),
     }
+
+
+def _monitoring_sections(name: str, version: str, start: _Start) -> dict[str, str]:
+    from .monitoring.batches import card_sections
+
+    return card_sections(name, version, start)
 
 
 def model_card(name: str, version: str | int, start: _Start = None) -> str:

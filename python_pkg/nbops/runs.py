@@ -32,7 +32,7 @@ _Start = Path | str | None
 
 
 #: Experiments that hold nbops' own records, not anybody's training runs.
-INTERNAL_EXPERIMENTS = ("nbops-audit",)
+INTERNAL_EXPERIMENTS = ("nbops-audit", "nbops-monitoring", "nbops-alerts")
 
 
 def recent(max_results: int = 50, page_token: str | None = None, start: _Start = None) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def run_details(run_id: str, start: _Start = None) -> dict[str, Any]:
             raise NotFound(
                 f"no run with id {run_id!r}; check the id (nbops runs lists recent runs)."
             ) from None
-        reason = " ".join(str(exc.message).split()).rstrip(".")
+        reason = store.error_reason(exc)
         raise StoreError(
             f"the MLflow store could not read run {run_id!r} ({reason}); check that it is reachable (nbops info)."
         ) from None
@@ -265,7 +265,7 @@ def _as_nbops_error(
     """
     from mlflow.exceptions import MlflowException
 
-    reason = " ".join(str(exc.message).split()).rstrip(".")
+    reason = store.error_reason(exc)
     if exc.error_code != "INVALID_PARAMETER_VALUE":
         return StoreError(
             f"the MLflow store could not search runs ({reason}); check that it is reachable (nbops info)."

@@ -55,6 +55,30 @@ def setup_handlers(server_app: Any) -> None:
     web_app.add_handlers(".*$", handlers)
     server_app.log.info("nbops: REST API at %s", url_path_join(base_url, API_PREFIX))
     watch_kernels(server_app)
+    warm_up(server_app)
+
+
+def warm_up(server_app: Any) -> None:
+    """Import MLflow and open the store in the background while JupyterLab loads.
+
+    The first store call otherwise pays for ``import mlflow`` and the database connection
+    (seconds), and the sidebar asks for its models right after the page opens.
+    """
+    import threading
+
+    root_dir = server_app.root_dir
+
+    def load() -> None:
+        try:
+            import mlflow  # noqa: F401  (the slow part)
+
+            from .. import catalog
+
+            catalog.models(1, start=root_dir)  # connects; creates nothing when there is no store
+        except Exception as exc:  # a broken store is reported when a request needs it
+            server_app.log.debug("nbops: warm-up skipped: %s", exc)
+
+    threading.Thread(target=load, name="nbops-warm-up", daemon=True).start()
 
 
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"

@@ -138,6 +138,8 @@ export interface IVersionDetail {
   updated: number | null;
   run_id: string | null;
   aliases: string[];
+  /** Per alias this version holds: the version a rollback restores, or null when there is none. */
+  rollback?: { [alias: string]: string | null };
   lineage: ILineage;
   metrics: { [key: string]: number };
   params: { [key: string]: string };

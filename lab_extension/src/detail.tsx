@@ -163,11 +163,19 @@ function Actions(
             type="button"
             className="nbops-button nbops-rollback"
             data-alias={alias}
-            disabled={busy}
-            title={trans.__(
-              'Point %1 back at the version it held before (asks for a reason)',
-              alias
-            )}
+            disabled={busy || detail.rollback?.[alias] === null}
+            title={
+              detail.rollback?.[alias] === null
+                ? trans.__(
+                    '%1 has held no other version: nothing to roll back to',
+                    alias
+                  )
+                : trans.__(
+                    'Point %1 back at version %2 (asks for a reason)',
+                    alias,
+                    detail.rollback?.[alias] ?? '?'
+                  )
+            }
             onClick={() => props.onRollback(alias)}
           >
             {trans.__('Roll back %1', alias)}

@@ -543,6 +543,7 @@ def version_detail(name: str, version: str | int, start: _Start = None) -> dict[
         for alias, required in required_gates([name], start)[name].items()
     }
     markdown = registry.model_card(name, version, start)
+    held = sorted(alias for alias, holder in model.aliases.items() if str(holder) == str(mv.version))
     return {
         "model": name,
         "version": str(mv.version),
@@ -551,7 +552,9 @@ def version_detail(name: str, version: str | int, start: _Start = None) -> dict[
         "created": mv.creation_timestamp,
         "updated": mv.last_updated_timestamp,
         "run_id": mv.run_id,
-        "aliases": sorted(alias for alias, held in model.aliases.items() if str(held) == str(mv.version)),
+        "aliases": held,
+        # Per alias this version holds: the version a rollback would restore (None: nothing to restore).
+        "rollback": {alias: registry.rollback_target(name, alias, start) for alias in held},
         "lineage": {
             "notebook": tags.get(lineage.TAG_NOTEBOOK) or run_tags.get(lineage.TAG_NOTEBOOK),
             "cell_sha256": tags.get(lineage.TAG_CELL_HASH) or run_tags.get(lineage.TAG_CELL_HASH),

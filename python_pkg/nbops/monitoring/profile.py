@@ -94,10 +94,10 @@ class NumericSketch:
         """Exact for an exact sketch; otherwise the mass between two points is put at their midpoint."""
         if not self.n:
             return float("nan")
-        total = float(np.dot(self.points, self.le - self.lt))
+        total = float((self.points * (self.le - self.lt)).sum())
         if not self.exact and len(self.points) > 1:
             between = self.lt[1:] - self.le[:-1]
-            total += float(np.dot((self.points[1:] + self.points[:-1]) / 2, between))
+            total += float(((self.points[1:] + self.points[:-1]) / 2 * between).sum())
         return total / self.n
 
     def __eq__(self, other: object) -> bool:

@@ -55,7 +55,7 @@ def test_wheel_contains_the_prebuilt_lab_extension_and_the_server_config(wheel: 
         "ServerApp": {"jpserver_extensions": {"nbops": True}}
     }
     assert "nbops/server/openapi.yaml" in names
-    assert not [n for n in names if "node_modules" in n or n.endswith(".ts")]
+    assert not [n for n in names if "/node_modules/" in n or n.endswith(".ts")]
 
 
 def test_an_installed_package_finds_its_shipped_gates_outside_any_checkout(

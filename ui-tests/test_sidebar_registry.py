@@ -291,7 +291,10 @@ def test_models_show_aliases_gates_the_card_and_monitoring_charts(store, page: P
     expect(detail.locator(".nbops-promote-gaps")).to_have_text(
         "needs latency (not run), performance (not run)"
     )
-    expect(detail.locator('.nbops-rollback[data-alias="champion"]')).to_be_enabled()
+    # champion has only ever pointed at version 1: nothing to roll back to, and the button says so.
+    rollback = detail.locator('.nbops-rollback[data-alias="champion"]')
+    expect(rollback).to_be_disabled()
+    expect(rollback).to_have_attribute("title", re.compile("nothing to roll back to"))
 
     # Monitoring: drift per feature (one line per feature, drifted points filled), performance with
     # the accuracy alert's threshold, latency and the fairness gap.

@@ -59,23 +59,19 @@ def setup_handlers(server_app: Any) -> None:
 
 
 def warm_up(server_app: Any) -> None:
-    """Import MLflow and open the store in the background while JupyterLab loads.
+    """Import MLflow in the background while JupyterLab loads.
 
-    The first store call otherwise pays for ``import mlflow`` and the database connection
-    (seconds), and the sidebar asks for its models right after the page opens.
+    The first store call otherwise pays for ``import mlflow`` (seconds), and the sidebar asks for
+    its models right after the page opens. Only imports: the store itself is not touched until a
+    request needs it.
     """
     import threading
 
-    root_dir = server_app.root_dir
-
     def load() -> None:
         try:
-            import mlflow  # noqa: F401  (the slow part)
-
-            from .. import catalog
-
-            catalog.models(1, start=root_dir)  # connects; creates nothing when there is no store
-        except Exception as exc:  # a broken store is reported when a request needs it
+            import mlflow.store.model_registry.sqlalchemy_store
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+        except Exception as exc:  # reported when a request needs MLflow
             server_app.log.debug("nbops: warm-up skipped: %s", exc)
 
     threading.Thread(target=load, name="nbops-warm-up", daemon=True).start()

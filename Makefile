@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 BUILD_DEPS := hatchling hatch-jupyter-builder editables "jupyterlab>=4.6,<5"
 INSTALL_INPUTS := pyproject.toml lab_extension/package.json lab_extension/yarn.lock $(wildcard lab_extension/src/*)
 
-.PHONY: demo demo-run demo-gates lab test lint format chromium clean help
+.PHONY: demo demo-run demo-gates lab test lint format chromium postgresql clean help
 
 help:
 	@echo "make demo   — install, run the example notebooks on the embedded store, start JupyterLab"
@@ -77,7 +77,7 @@ lab: $(VENV)/.installed
 	  --IdentityProvider.token=$$token --ServerApp.root_dir=$(CURDIR) --LabApp.news_url=None
 
 ## test: the whole suite, exactly what CI runs.
-test: $(VENV)/.installed-test chromium lint
+test: $(VENV)/.installed-test chromium postgresql lint
 	$(BIN)/python -m pytest --junitxml=test-results/junit.xml
 
 lint: $(VENV)/.installed-test
@@ -96,6 +96,15 @@ chromium:
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# The store tests also run against a team's set-up: PostgreSQL behind an `mlflow server`. The fixtures
+# (tests/backends.py) start and stop both in temporary folders; only Debian's binaries are needed.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's postgresql for the team-server tests"; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
 clean:

@@ -56,7 +56,7 @@ def add_model(
     """A registered model with ``versions`` versions, made directly in the store (no model files)."""
     client.create_registered_model(name, description=description)
     for _ in range(versions):
-        client.create_model_version(name, "/nowhere/model")
+        client.create_model_version(name, "s3://nowhere/model")
     for version, results in (gates or {}).items():
         for gate, result in results.items():
             client.set_model_version_tag(

@@ -1,4 +1,4 @@
-"""Eight kernels logging into one embedded SQLite store at once lose nothing."""
+"""Eight kernels logging into one store at once lose nothing: the embedded SQLite store, or a team server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 from jupyter_client.manager import KernelManager
 from mlflow import MlflowClient
+
+from nbops import config
 
 KERNELS = 8
 POINTS = 2000
@@ -48,7 +50,7 @@ def test_eight_kernels_log_to_the_embedded_store_at_once(project: Path) -> None:
         for km in managers:
             km.shutdown_kernel(now=True)
 
-    store = MlflowClient(f"sqlite:///{project / '.nbops' / 'mlflow.db'}")
+    store = MlflowClient(config.resolve(project).tracking_uri)  # the embedded store, or the team server
     runs = store.search_runs(["0"])
     assert sorted(r.info.run_name for r in runs) == sorted(f"writer-{i}" for i in range(KERNELS))
     for run in runs:

@@ -99,7 +99,7 @@ async def error_of(request) -> tuple[int, dict]:
 def add_model(client: MlflowClient, name: str, versions: int = 1, **tags_by_version: dict) -> None:
     client.create_registered_model(name)
     for _ in range(versions):
-        client.create_model_version(name, "/nowhere/model")
+        client.create_model_version(name, "s3://nowhere/model")
     for version, tags in tags_by_version.items():
         for key, value in tags.items():
             client.set_model_version_tag(name, version.removeprefix("v"), key, value)
@@ -234,8 +234,8 @@ async def test_versions_and_one_version_in_detail(jp_fetch, tracking_uri, jp_roo
     with nbops.track("train") as run:
         nbops.log_metric("accuracy", 0.91)
     client.create_registered_model("churn")
-    client.create_model_version("churn", "/nowhere/model", run_id=run.info.run_id, description="v1")
-    client.create_model_version("churn", "/nowhere/model", run_id=run.info.run_id)
+    client.create_model_version("churn", "s3://nowhere/model", run_id=run.info.run_id, description="v1")
+    client.create_model_version("churn", "s3://nowhere/model", run_id=run.info.run_id)
     client.set_model_version_tag("churn", "1", "nbops.gate.performance", gate("passed"))
     client.set_registered_model_alias("churn", "champion", "1")
 

@@ -293,7 +293,7 @@ async def test_markup_in_cards_descriptions_and_reasons_is_escaped_in_html_and_i
 ) -> None:
     client = MlflowClient(tracking_uri)
     client.create_registered_model("churn", description=SCRIPT)
-    client.create_model_version("churn", "/nowhere/model", description=f"{SCRIPT} {IMAGE} {LINK}")
+    client.create_model_version("churn", "s3://nowhere/model", description=f"{SCRIPT} {IMAGE} {LINK}")
     client.set_model_version_tag("churn", "1", "nbops.card.intended_use", f"{IMAGE} {LINK}")
     promote = {"version": "1", "alias": "champion", "reason": f"{SCRIPT} {LINK}"}
     await jp_fetch("nbops", "api", "models", "churn", "promote", method="POST", body=json.dumps(promote))
@@ -375,7 +375,7 @@ async def test_forged_identity_fields_cannot_choose_the_audit_actor(jp_fetch, tr
     """The actor is the authenticated Jupyter user; a body cannot name someone else."""
     client = MlflowClient(tracking_uri)
     client.create_registered_model("churn")
-    client.create_model_version("churn", "/nowhere/model")
+    client.create_model_version("churn", "s3://nowhere/model")
     body = {"version": "1", "alias": "champion", "reason": "r", "source": "cli"}
     code, answer = await fails(
         jp_fetch("nbops", "api", "models", "churn", "promote", method="POST", body=json.dumps(body))

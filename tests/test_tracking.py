@@ -62,6 +62,7 @@ def test_empty_run_name_is_refused(tracking_uri: str) -> None:
         pass
 
 
+@pytest.mark.sqlite_only  # artifacts beside a SQLite file; a server keeps them itself
 def test_named_experiment_is_created_with_artifacts_beside_the_store(tracking_uri: str) -> None:
     with nbops.track("r", experiment="churn model") as run:
         mlflow.log_text("hello", "note.txt")

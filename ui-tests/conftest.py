@@ -26,6 +26,10 @@ import pytest
 CHROMIUM = os.environ.get("NBOPS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[1] / "test-results"
 
+# The team-server backend (PostgreSQL + mlflow server) lives beside the Python tests.
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+pytest_plugins = ["backends"]
+
 
 # pytest-jupyter (used by tests/) makes every test set up and close an asyncio loop;
 # Playwright's sync API runs its own loop in the same thread, so these tests opt out.
@@ -143,7 +147,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab_tracking_uri() -> str | None:
+    """The store the lab's server and kernels are pointed at; ``None``: the project's embedded default.
+
+    A module overrides this to run its browser tests against another store, e.g. the team server.
+    """
+    return None
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, lab_tracking_uri: str | None) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("lab")
     root = base / "project"
     root.mkdir()
@@ -157,6 +170,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     token = secrets.token_hex(16)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}  # the embedded default
+    if lab_tracking_uri is not None:
+        env["MLFLOW_TRACKING_URI"] = lab_tracking_uri
     env["JUPYTER_CONFIG_DIR"] = str(base / "config")
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     log = (base / "jupyter.log").open("w")

@@ -66,13 +66,15 @@ def main() -> None:
 @main.command()
 @_reports_errors
 def info() -> None:
-    """Show the project root and the MLflow store nbops uses here."""
-    from . import config
+    """Show the project root and the MLflow store nbops uses here; exit 5 if it cannot be used."""
+    from . import config, store
 
     settings = config.resolve()
     click.echo(f"nbops {__version__}")
     click.echo(f"project root: {settings.project_root}")
     click.echo(f"store:        {config.redact_uri(settings.tracking_uri)} (from {settings.source})")
+    if store.exists(settings.tracking_uri):  # an embedded store not created yet is fine, and stays so
+        store.prepare(settings.tracking_uri)
 
 
 @main.command()

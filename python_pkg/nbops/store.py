@@ -6,16 +6,22 @@ MLflow takes over a second to import, so nothing here imports it at module level
 Local SQLite stores get one more rule: their artifacts live beside the database
 (``<store folder>/artifacts``) rather than in MLflow's ``./mlruns`` default, which
 would scatter artifacts into whatever folder each kernel happened to start in.
+
+Every store is checked once per process before nbops first uses it (``check``), so a
+team's shared store that cannot be used fails in seconds with one line that says why
+and what to do, instead of MLflow's minutes of retries or a traceback mid-cell.
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
+import os
 import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from . import config
 from .errors import StoreError
@@ -25,6 +31,19 @@ if TYPE_CHECKING:
 
 _prepared: set[str] = set()
 _prepare_lock = threading.Lock()
+
+#: The first request to a tracking server is a probe that gives up after a few quick retries
+#: (about two seconds) and a short timeout. Later requests keep MLflow's own retry policy
+#: (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, several minutes of backoff), which rides out a server
+#: restart or a rate limit once the server is known to exist; without the probe, a server that
+#: is simply not running would hang the first cell for those minutes.
+PROBE_TIMEOUT = 10
+PROBE_RETRIES = 2
+PROBE_BACKOFF = 0.5
+#: Seconds a database server gets to accept a connection (libpq's default is to wait forever).
+DB_CONNECT_TIMEOUT = 10
+#: URI schemes MLflow serves from a database through SQLAlchemy (``dialect[+driver]``).
+SQL_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
 
 
 def settings(start: Path | str | None = None) -> config.Settings:
@@ -47,7 +66,7 @@ def exists(tracking_uri: str) -> bool:
 
 
 def prepare(tracking_uri: str) -> None:
-    """Create a local SQLite store on first use, with artifacts beside it.
+    """Create a local SQLite store on first use, with artifacts beside it; check any other store.
 
     Kernels, the CLI and the server may all touch a new project at once; a file
     lock keeps them from racing through MLflow's schema migrations together.
@@ -56,6 +75,7 @@ def prepare(tracking_uri: str) -> None:
         return
     db = config.sqlite_path(tracking_uri)
     if db is None:
+        check(tracking_uri)
         _prepared.add(tracking_uri)
         return
     with _prepare_lock:
@@ -69,14 +89,191 @@ def prepare(tracking_uri: str) -> None:
                     ignore.write_text("# nbops' embedded MLflow store: data, not source.\n*\n")
             with (db.parent / f".{db.name}.lock").open("w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
-                if not db.exists():
+                created = not db.exists()
+                if created:
                     _create_sqlite_store(tracking_uri, artifact_root(tracking_uri))
         except OSError as exc:
             raise StoreError(
                 f"cannot create the MLflow store at {db} ({exc.strerror}); "
                 "make the folder writable or set MLFLOW_TRACKING_URI to another store."
             ) from exc
+        if not created:
+            check(tracking_uri)
         _prepared.add(tracking_uri)
+
+
+def check(tracking_uri: str) -> None:
+    """Raise ``StoreError`` unless the store at ``tracking_uri`` can be used as it is.
+
+    * a tracking server (``http(s)://``) must answer MLflow's REST API and accept the
+      client's credentials (``MLFLOW_TRACKING_USERNAME``/``PASSWORD``/``TOKEN``);
+    * a database (``sqlite:``, ``postgresql:``, ``mysql:``, ``mssql:``) must accept a
+      connection and carry exactly the schema this MLflow expects. MLflow itself would
+      retry a refused connection for about a minute and a half, and would migrate an
+      older database that lacks some tables on the spot: a shared database is upgraded
+      on purpose (``mlflow db upgrade``), not by whichever kernel happens to start first.
+
+    Nothing is written. Messages name the store without its password.
+    """
+    scheme = urlsplit(tracking_uri).scheme.lower()
+    if scheme in ("http", "https"):
+        _probe_server(tracking_uri)
+        # MLflow prints "View run ... at: URL" to stdout whenever a run ends on a server: lines
+        # that break ``nbops ... --json`` and litter cells with nbops' internal runs (audit
+        # events, gate runs); the run card and the sidebar show the run. Opt back in with false.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    elif scheme.partition("+")[0] in SQL_DIALECTS:
+        _check_database(tracking_uri)
+
+
+def _scrubbed(text: str, uri: str) -> str:
+    """``text``'s first line, with the URI's password (if any) replaced."""
+    line = (text.strip().splitlines() or [""])[0]
+    secret = urlsplit(uri).password
+    return line.replace(secret, "***") if secret else line
+
+
+def _probe_server(uri: str) -> None:
+    # The package before any submodule: this runs in %load_ext's background sweep too, and a
+    # thread that takes a submodule's import lock first can deadlock against one importing mlflow.
+    import mlflow  # noqa: F401
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    shown = config.redact_uri(uri)
+    try:
+        response = http_request(
+            get_default_host_creds(uri),
+            "/api/2.0/mlflow/experiments/search",
+            "POST",
+            json={"max_results": 1},
+            max_retries=PROBE_RETRIES,
+            backoff_factor=PROBE_BACKOFF,
+            backoff_jitter=0.0,
+            timeout=PROBE_TIMEOUT,
+            raise_on_status=False,
+        )
+    except MlflowException as exc:
+        text = str(exc)
+        if "refused" in text:
+            why = "connection refused: nothing is listening there"
+        elif "timed out" in text or "timeout" in text.lower():
+            why = f"no answer within {PROBE_TIMEOUT} s"
+        elif "NameResolution" in text or "Name or service not known" in text:
+            why = "the host name does not resolve"
+        elif "SSL" in text or "CERTIFICATE" in text:
+            why = "TLS failed; set MLFLOW_TRACKING_SERVER_CERT_PATH for a private certificate authority"
+        else:
+            why = _scrubbed(text, uri)[:200]
+        raise StoreError(
+            f"cannot reach the MLflow tracking server at {shown} ({why}); start the server, or point "
+            "MLFLOW_TRACKING_URI (or tracking_uri under [tool.nbops]) at one that is running."
+        ) from None
+    status = response.status_code
+    if status in (401, 403):
+        raise StoreError(
+            f"the MLflow tracking server at {shown} refused the credentials (HTTP {status}); set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) to an "
+            "account it accepts."
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if status >= 500:
+        message = body.get("message", "") if isinstance(body, dict) else response.text
+        raise StoreError(
+            f"the MLflow tracking server at {shown} failed (HTTP {status}: "
+            f"{_scrubbed(str(message), uri)[:200] or response.reason}); see the server's log."
+        )
+    if status != 200 or not isinstance(body, dict):
+        raise StoreError(
+            f"{shown} answered HTTP {status} to MLflow's REST API, not as an MLflow tracking server "
+            "does; check the URI (with the path prefix the server is mounted under, if any)."
+        )
+
+
+def _check_database(uri: str) -> None:
+    shown = config.redact_uri(uri)
+    db = config.sqlite_path(uri)
+    found = _sqlite_schema_version(db, shown) if db is not None else _server_schema_version(uri, shown)
+    if found is not None:  # None: an empty database; MLflow creates its tables on first use
+        _check_schema_version(shown, uri, found)
+
+
+def _sqlite_schema_version(db: Path, shown: str) -> str | None:
+    """Read-only, with the standard library: a check must not write, nor cost an engine."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchall()
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone() if tables else None
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot open the MLflow store {shown} ({exc}); check the file and its folder."
+        ) from None
+    return row[0] if row else None
+
+
+def _server_schema_version(uri: str, shown: str) -> str | None:
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    dialect = urlsplit(uri).scheme.partition("+")[0].lower()
+    connect_args = {"connect_timeout": DB_CONNECT_TIMEOUT} if dialect in ("postgresql", "mysql") else {}
+    try:
+        engine = sqlalchemy.create_engine(uri, poolclass=NullPool, connect_args=connect_args)
+    except (ImportError, sqlalchemy.exc.NoSuchModuleError) as exc:
+        raise StoreError(
+            f"cannot open the MLflow store {shown}: its database driver is missing ({exc}); install "
+            "it, e.g. psycopg2-binary for postgresql+psycopg2:// or psycopg[binary] for postgresql://."
+        ) from None
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise StoreError(f"{shown} is not a valid database URI ({_scrubbed(str(exc), uri)}).") from None
+    try:
+        with engine.connect() as conn:
+            found = None
+            if sqlalchemy.inspect(conn).has_table("alembic_version"):
+                found = conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = _scrubbed(str(getattr(exc, "orig", None) or exc), uri)
+        raise StoreError(
+            f"cannot open the MLflow store {shown} ({reason}); check that the database server is "
+            "running and the URI's host, port, user name and password."
+        ) from None
+    finally:
+        engine.dispose()
+    return found
+
+
+def _check_schema_version(shown: str, uri: str, found: str) -> None:
+    import mlflow
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    scripts = ScriptDirectory.from_config(_get_alembic_config(db_url=""))
+    head = scripts.get_current_head()
+    if found == head:
+        return
+    try:
+        known = scripts.get_revision(found) is not None
+    except Exception:  # alembic raises its own errors for an unknown revision id
+        known = False
+    if not known:
+        raise StoreError(
+            f"the MLflow store {shown} has schema version {found}, which MLflow {mlflow.__version__} "
+            "does not know (a newer MLflow upgraded it); install that MLflow version here."
+        )
+    password_note = " (with its password)" if shown != uri else ""
+    raise StoreError(
+        f"the MLflow store {shown} has schema version {found}, older than MLflow {mlflow.__version__} "
+        f"needs ({head}); back it up, then run: mlflow db upgrade {shown}{password_note}"
+    )
 
 
 def _create_sqlite_store(tracking_uri: str, root: Path | None) -> None:
@@ -142,7 +339,25 @@ def ensure_experiment(name: str, start: Path | str | None = None) -> str:
     if root is not None:
         slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)[:40]
         location = str(root / f"{slug}-{uuid.uuid4().hex[:8]}")
-    return mlflow_client.create_experiment(name, artifact_location=location)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow_client.create_experiment(name, artifact_location=location)
+    except MlflowException as exc:
+        # Another process created it between the lookup and here (kernels sharing a server).
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        created = mlflow_client.get_experiment_by_name(name)
+        if created is None:
+            raise
+        return created.experiment_id
+
+
+def error_reason(exc: Exception) -> str:
+    """An ``MlflowException``'s message on one line, without the ``ERROR_CODE:`` a REST store prefixes."""
+    body = getattr(exc, "json", None)
+    text = body["message"] if isinstance(body, dict) and "message" in body else getattr(exc, "message", exc)
+    return " ".join(str(text).split()).rstrip(".")
 
 
 def experiment_ids(mlflow_client: Any, exclude: tuple[str, ...] = ()) -> dict[str, str]:

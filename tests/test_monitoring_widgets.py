@@ -177,9 +177,6 @@ def test_from_data_calls_drift_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_from_data_on_real_frames() -> None:
-    drift_module = pytest.importorskip("nbops.monitoring.drift")
-    if not hasattr(drift_module, "drift"):
-        pytest.skip("nbops.monitoring.drift.drift is not written yet")
     rng = np.random.default_rng(0)
     colors = ["red", "green", "blue"]
     reference = pd.DataFrame(

@@ -66,6 +66,7 @@ import pandas as pd
 import scipy.special
 import scipy.stats
 
+from nbops.monitoring.columns import COLUMNS
 from nbops.monitoring.profile import (
     CATEGORICAL,
     NUMERIC,
@@ -80,26 +81,6 @@ from nbops.monitoring.profile import (
     sketch,
 )
 
-COLUMNS = [
-    "feature",
-    "kind",
-    "n_reference",
-    "n_current",
-    "missing_current",
-    "statistic",
-    "p_value",
-    "ks",
-    "ks_pvalue",
-    "wasserstein",
-    "psi",
-    "chi2",
-    "chi2_pvalue",
-    "unseen_share",
-    "effect",
-    "drifted",
-    "schema_violation",
-    "note",
-]
 _STATS = COLUMNS[COLUMNS.index("statistic") : COLUMNS.index("effect") + 1]
 
 MISSING_COLUMN = "missing from the batch"

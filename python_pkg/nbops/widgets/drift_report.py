@@ -22,6 +22,7 @@ import anywidget
 import traitlets
 
 from ..errors import InvalidInput
+from ..monitoring.columns import COLUMNS
 from .run_card import with_static_fallback
 
 if TYPE_CHECKING:
@@ -29,27 +30,6 @@ if TYPE_CHECKING:
 
 _HERE = Path(__file__).parent
 
-#: The columns of ``nbops.monitoring.drift.drift``'s table, in order.
-COLUMNS = (
-    "feature",
-    "kind",
-    "n_reference",
-    "n_current",
-    "missing_current",
-    "statistic",
-    "p_value",
-    "ks",
-    "ks_pvalue",
-    "wasserstein",
-    "psi",
-    "chi2",
-    "chi2_pvalue",
-    "unseen_share",
-    "effect",
-    "drifted",
-    "schema_violation",
-    "note",
-)
 #: The drift bars are PSI on a scale of this much at least (PSI > 0.25 is a major shift).
 PSI_SCALE_MIN = 0.5
 #: JupyterLab colour variables (with fallbacks) of the drift bars and notes.

@@ -23,6 +23,25 @@ from playwright.sync_api import Locator, Page, expect
 
 DOCS = Path(__file__).parents[1] / "docs"
 RESULTS = Path(__file__).parents[1] / "test-results"
+
+#: Times, in the page, from the click on the panel's tab to the models list on screen.
+TIME_OPENING = """() => {
+        window.__nbopsOpened = performance.now();
+        // From the click on the panel's tab (the page may still be busy before it).
+        document.addEventListener('pointerdown', event => {
+            if (event.target.closest('.lm-TabBar-tab[data-id="nbops-sidebar"]')) {
+                window.__nbopsOpened = performance.now();
+            }
+        }, { capture: true, once: true });
+        new MutationObserver((_, observer) => {
+            if (document.querySelector('#nbops-sidebar:not(.lm-mod-hidden) .nbops-model')) {
+                window.__nbopsModels = performance.now();
+                observer.disconnect();
+            }
+        }).observe(document.body, {
+            childList: true, subtree: true, attributes: true, attributeFilter: ['class']
+        });
+    }"""
 EVIL = "<img src=x onerror=window.__xss=1><script>window.__xss=1</script>"
 REASON_PROMOTE = f"v2 is faster {EVIL}"
 REASON_ROLLBACK = "back to v1 until the holdout is checked"
@@ -221,25 +240,7 @@ def test_models_show_aliases_gates_the_card_and_monitoring_charts(store, page: P
     lab = store
     lab.open(page)
     # Time from opening the panel to the models list on screen, measured in the page.
-    page.evaluate(
-        """() => {
-            window.__nbopsOpened = performance.now();
-            // From the click on the panel's tab (the page may still be busy before it).
-            document.addEventListener('pointerdown', event => {
-                if (event.target.closest('.lm-TabBar-tab[data-id="nbops-sidebar"]')) {
-                    window.__nbopsOpened = performance.now();
-                }
-            }, { capture: true, once: true });
-            new MutationObserver((_, observer) => {
-                if (document.querySelector('#nbops-sidebar:not(.lm-mod-hidden) .nbops-model')) {
-                    window.__nbopsModels = performance.now();
-                    observer.disconnect();
-                }
-            }).observe(document.body, {
-                childList: true, subtree: true, attributes: true, attributeFilter: ['class']
-            });
-        }"""
-    )
+    page.evaluate(TIME_OPENING)
     panel = open_sidebar(page)
     expect(panel.locator(".nbops-model")).to_have_count(2, timeout=20_000)
     cold = page.evaluate("() => window.__nbopsModels - window.__nbopsOpened")
@@ -380,25 +381,7 @@ def test_models_show_aliases_gates_the_card_and_monitoring_charts(store, page: P
 
     # Warm server, a fresh workspace: open the panel as soon as JupyterLab is up.
     lab.open(page, "lab/workspaces/timing")
-    page.evaluate(
-        """() => {
-            window.__nbopsOpened = performance.now();
-            // From the click on the panel's tab (the page may still be busy before it).
-            document.addEventListener('pointerdown', event => {
-                if (event.target.closest('.lm-TabBar-tab[data-id="nbops-sidebar"]')) {
-                    window.__nbopsOpened = performance.now();
-                }
-            }, { capture: true, once: true });
-            new MutationObserver((_, observer) => {
-                if (document.querySelector('#nbops-sidebar:not(.lm-mod-hidden) .nbops-model')) {
-                    window.__nbopsModels = performance.now();
-                    observer.disconnect();
-                }
-            }).observe(document.body, {
-                childList: true, subtree: true, attributes: true, attributeFilter: ['class']
-            });
-        }"""
-    )
+    page.evaluate(TIME_OPENING)
     open_sidebar(page)
     expect(sidebar(page).locator(".nbops-model")).to_have_count(2, timeout=20_000)
     warm = page.evaluate("() => window.__nbopsModels - window.__nbopsOpened")

@@ -14,6 +14,8 @@ export default defineConfig([
       '**/static/**',
       '**/schemas/**',
       'coverage/**',
+      // Generated from the OpenAPI file by `jlpm run api:types`.
+      'src/api.gen.ts',
       '**/*.js',
       '**/*.d.ts'
     ]
@@ -35,7 +37,8 @@ export default defineConfig([
         ...globals.es2015
       },
       parserOptions: {
-        project: 'tsconfig.json',
+        // The build's tsconfig plus the unit tests.
+        project: 'tsconfig.test.json',
         sourceType: 'module'
       }
     },
@@ -64,6 +67,18 @@ export default defineConfig([
         { avoidEscape: true, allowTemplateLiterals: false }
       ]
     }
+  },
+  {
+    // Unit tests: fixtures are not UI text, and each test disposes its panel.
+    files: ['src/__tests__/**'],
+    rules: {
+      'jupyter/no-untranslated-string': 'off',
+      'jupyter/require-disposable-transfer': 'off'
+    }
+  },
+  {
+    files: ['scripts/*.mjs', '*.config.mjs'],
+    languageOptions: { globals: globals.node }
   },
   prettierRecommended
 ]);

@@ -1,35 +1,54 @@
 import { URLExt } from '@jupyterlab/coreutils';
 
+import type { components, paths } from './api.gen';
 import { requestAPI } from './request';
+
+/**
+ * The REST API's types. They come from the server's OpenAPI file through
+ * `api.gen.ts` (regenerate it with `jlpm run api:types`), so that a change of
+ * the API shows here as a type error rather than as a blank in the sidebar.
+ */
+type Schemas = components['schemas'];
+
+/**
+ * The JSON body of an operation's 200 answer.
+ */
+type Answer<
+  Path extends keyof paths,
+  Method extends 'get' | 'post'
+> = paths[Path][Method] extends {
+  responses: { 200: { content: { 'application/json': infer Body } } };
+}
+  ? Body
+  : never;
+
+/**
+ * The query parameters of an operation.
+ */
+type Query<Path extends keyof paths> = paths[Path]['get'] extends {
+  parameters: { query?: infer Params };
+}
+  ? NonNullable<Params>
+  : never;
+
+/**
+ * The JSON body an operation takes.
+ */
+type RequestBody<Path extends keyof paths> = paths[Path]['post'] extends {
+  requestBody: { content: { 'application/json': infer Body } };
+}
+  ? Body
+  : never;
 
 /**
  * A run as listed by `GET /nbops/api/runs`.
  */
-export interface IRun {
-  run_id: string;
-  run_name: string | null;
-  /** MLflow run status: RUNNING, SCHEDULED, FINISHED, FAILED or KILLED. */
-  status: string;
-  /** Epoch milliseconds. */
-  start_time: number | null;
-  /** Epoch milliseconds; null while the run is still running. */
-  end_time: number | null;
-  /** null while the run is still running. */
-  duration_ms: number | null;
-  experiment_id: string;
-  experiment_name: string | null;
-}
+export type IRun = Schemas['Run'];
 
 /**
  * One page of runs, as answered by `GET /nbops/api/runs`.
  */
-export interface IRunsPage {
-  runs: IRun[];
-  /** Token for the next page; null on the last page. */
-  next_page_token: string | null;
-  /** The tracking store the server reads, e.g. `sqlite:///…/mlflow.db`. */
-  store: string;
-}
+export type IRunsPage = Answer<'/runs', 'get'>;
 
 /**
  * A function fetching one page of runs.
@@ -42,153 +61,55 @@ export type FetchRuns = (
 /**
  * The verdict a gate left on a version (`nbops.gate.<gate>` tag).
  */
-export type GateResult = 'passed' | 'failed' | 'error' | string;
+export type GateResult = Schemas['GateResults'][string];
 
 /**
  * A registered model as listed by `GET /nbops/api/models`.
  */
-export interface IModelSummary {
-  name: string;
-  description: string;
-  /** Alias → version number. */
-  aliases: { [alias: string]: string };
-  latest_version: string | null;
-  versions_count: number;
-  /** Version → gate → result, for the latest version and every alias holder. */
-  gates: { [version: string]: { [gate: string]: GateResult } };
-  /** Alias → the gates the promotion policy requires (aliases without any left out). */
-  required_gates: { [alias: string]: string[] };
-  open_alerts: number;
-  /** Epoch milliseconds of the last change. */
-  updated: number | null;
-}
+export type IModelSummary = Schemas['ModelSummary'];
 
-export interface IModelsPage {
-  models: IModelSummary[];
-  total: number;
-  next_page_token: string | null;
-}
+export type IModelsPage = Answer<'/models', 'get'>;
 
 /**
  * A model version as listed by `GET /nbops/api/models/{name}/versions`.
  */
-export interface IVersionSummary {
-  version: string;
-  aliases: string[];
-  status: string;
-  run_id: string | null;
-  created: number | null;
-  updated: number | null;
-  description: string;
-  gates: { [gate: string]: GateResult };
-}
+export type IVersionSummary = Schemas['VersionSummary'];
 
-export interface IVersionsPage {
-  model: string;
-  versions: IVersionSummary[];
-  total: number;
-  next_page_token: string | null;
-}
-
-/**
- * One gate's verdict on a version, with the gate run and its time.
- */
-export interface IGateDetail {
-  result: GateResult;
-  run_id: string | null;
-  time: string | null;
-}
-
-export interface ISourceRun {
-  run_id: string;
-  run_name: string | null;
-  experiment_id: string;
-  status: string;
-  start_time: number | null;
-  end_time: number | null;
-}
-
-export interface IDatasetRef {
-  name: string;
-  context: string;
-  shape: string;
-  sha256: string;
-}
-
-export interface ILineage {
-  notebook: string | null;
-  cell_sha256: string | null;
-  git: { commit: string | null; branch: string | null; dirty: boolean };
-  python: string | null;
-  requirements: string[];
-  source_run: ISourceRun | null;
-  datasets: IDatasetRef[];
-}
+export type IVersionsPage = Answer<'/models/{name}/versions', 'get'>;
 
 /**
  * Everything the sidebar shows of one version:
  * `GET /nbops/api/models/{name}/versions/{version}`.
  */
-export interface IVersionDetail {
-  model: string;
-  version: string;
-  status: string;
-  description: string;
-  created: number | null;
-  updated: number | null;
-  run_id: string | null;
-  aliases: string[];
-  /** Per alias this version holds: the version a rollback restores, or null when there is none. */
-  rollback?: { [alias: string]: string | null };
-  lineage: ILineage;
-  metrics: { [key: string]: number };
-  params: { [key: string]: string };
-  gates: { [gate: string]: IGateDetail };
-  /** Alias → the gates it requires and those this version has not passed. */
-  policy: { [alias: string]: { required: string[]; missing: string[] } };
-  /** The model card as HTML, sanitised by the server. */
-  card_html: string;
-}
+export type IVersionDetail = Schemas['VersionDetail'];
+
+export type ILineage = IVersionDetail['lineage'];
+
+/**
+ * One gate's verdict on a version, with the gate run and its time.
+ */
+export type IGateDetail = IVersionDetail['gates'][string];
+
+/**
+ * Metric → its points by batch:
+ * `GET /nbops/api/models/{name}/versions/{version}/monitoring`.
+ */
+export type IMonitoringSeries = Answer<
+  '/models/{name}/versions/{version}/monitoring',
+  'get'
+>;
 
 /**
  * One monitoring batch's value of a metric.
  */
-export interface IPoint {
-  /** The batch number. */
-  step: number;
-  /** Epoch milliseconds of the batch. */
-  timestamp: number;
-  value: number;
-}
+export type IPoint = IMonitoringSeries[string][number];
 
 /**
- * Metric → its points by batch.
+ * What a retraining started by an alert rule adds to the alert. The OpenAPI
+ * file leaves these to `additionalProperties`; they are typed here.
  */
-export interface IMonitoringSeries {
-  [metric: string]: IPoint[];
-}
-
-/**
- * A monitoring alert as listed by `GET /nbops/api/alerts`.
- */
-export interface IAlert {
-  id: string;
-  rule: string;
-  model: string;
-  version: string;
-  metric: string;
-  op: string;
-  threshold: number;
-  severity: string;
-  state: string;
-  value?: number | string;
-  window?: number;
-  opened_at?: string;
-  opened_batch?: number;
-  resolved_at?: string;
-  resolved_batch?: number;
-  message?: string;
-  /** `succeeded` or `failed` once a retraining the rule started is over. */
+export interface IAlertRetraining {
+  /** The retraining job the rule started: `queued`, `running`, `finished` or `failed`. */
   retrain_state?: string;
   retrain_error?: string;
   /** The version the retraining registered. */
@@ -197,52 +118,29 @@ export interface IAlert {
   gates?: string;
   /** `true` when the challenger was promoted to champion automatically. */
   promoted?: string;
-  [other: string]: unknown;
 }
+
+/**
+ * A monitoring alert as listed by `GET /nbops/api/alerts`.
+ */
+export type IAlert = Schemas['Alert'] & IAlertRetraining;
 
 /**
  * A registry change in the audit log.
  */
-export interface IAuditEvent {
-  seq: number;
-  time: string;
-  actor: string;
-  action: string;
-  model: string | null;
-  version: string | null;
-  alias: string | null;
-  from_version: string | null;
-  to_version: string | null;
-  reason: string | null;
-  source: string | null;
-  details: { [key: string]: string };
-  summary?: string;
-}
+export type IAuditEvent = Schemas['AuditEvent'];
 
-export interface IAuditPage {
-  events: IAuditEvent[];
-  total: number;
-  next_page_token: string | null;
-}
+export type IAuditPage = Answer<'/audit', 'get'>;
 
 /**
  * What `promote` and `rollback` answer: the change, and every alias now.
  */
-export interface IAliasChange {
-  aliases: { [alias: string]: string };
-  [other: string]: unknown;
-}
+export type IAliasChange = Schemas['AliasChange'];
 
 /**
  * `GET /nbops/api/status`.
  */
-export interface IStatus {
-  version: string;
-  /** The tracking store the server reads (without its password). */
-  store: string;
-  store_source: string;
-  project_root: string;
-}
+export type IStatus = Answer<'/status', 'get'>;
 
 /**
  * Every call the sidebar makes; tests may replace any of them.
@@ -282,11 +180,12 @@ export interface INbopsApi {
 }
 
 /**
- * `path?query` with the query's empty values left out.
+ * `path?query` with the query's empty values left out; the names are the
+ * OpenAPI file's.
  */
-function withQuery(
+function withQuery<Params extends object>(
   path: string,
-  query: { [key: string]: string | number | null | undefined }
+  query: { [key in keyof Params]: Params[key] | null | undefined }
 ): string {
   const kept: { [key: string]: string } = {};
   for (const [key, value] of Object.entries(query)) {
@@ -304,8 +203,14 @@ function modelPath(name: string, ...rest: string[]): string {
   return ['models', encodeURIComponent(name), ...rest].join('/');
 }
 
-function post<T>(path: string, body: unknown): Promise<T> {
-  return requestAPI<T>(path, {
+/**
+ * POST a JSON body (typed by the OpenAPI file) to `path`.
+ */
+function post<Path extends keyof paths>(
+  path: string,
+  body: RequestBody<Path>
+): Promise<Answer<Path, 'post'>> {
+  return requestAPI<Answer<Path, 'post'>>(path, {
     method: 'POST',
     body: JSON.stringify(body),
     headers: { 'Content-Type': 'application/json' }
@@ -317,7 +222,10 @@ function post<T>(path: string, body: unknown): Promise<T> {
  */
 export const fetchRuns: FetchRuns = (maxResults, pageToken) =>
   requestAPI<IRunsPage>(
-    withQuery('runs', { max_results: maxResults, page_token: pageToken }),
+    withQuery<Query<'/runs'>>('runs', {
+      max_results: maxResults,
+      page_token: pageToken
+    }),
     { method: 'GET' }
   );
 
@@ -329,7 +237,7 @@ export const nbopsApi: INbopsApi = {
   runs: fetchRuns,
   models: (maxResults, pageToken, filter) =>
     requestAPI<IModelsPage>(
-      withQuery('models', {
+      withQuery<Query<'/models'>>('models', {
         max_results: maxResults,
         page_token: pageToken,
         filter
@@ -337,7 +245,7 @@ export const nbopsApi: INbopsApi = {
     ),
   versions: (name, maxResults, pageToken) =>
     requestAPI<IVersionsPage>(
-      withQuery(modelPath(name, 'versions'), {
+      withQuery<Query<'/models/{name}/versions'>>(modelPath(name, 'versions'), {
         max_results: maxResults,
         page_token: pageToken
       })
@@ -348,23 +256,32 @@ export const nbopsApi: INbopsApi = {
     ),
   monitoring: (name, version, metrics) =>
     requestAPI<IMonitoringSeries>(
-      withQuery(
+      withQuery<Query<'/models/{name}/versions/{version}/monitoring'>>(
         modelPath(name, 'versions', encodeURIComponent(version), 'monitoring'),
         { metrics: metrics.join(',') }
       )
     ),
   alerts: (state, model) =>
-    requestAPI<IAlert[]>(withQuery('alerts', { state, model })),
+    requestAPI<IAlert[]>(
+      withQuery<Query<'/alerts'>>('alerts', { state, model })
+    ),
   audit: (maxResults, pageToken, model) =>
     requestAPI<IAuditPage>(
-      withQuery('audit', {
+      withQuery<Query<'/audit'>>('audit', {
         max_results: maxResults,
         page_token: pageToken,
         model
       })
     ),
   promote: (name, version, alias, reason) =>
-    post<IAliasChange>(modelPath(name, 'promote'), { version, alias, reason }),
+    post<'/models/{name}/promote'>(modelPath(name, 'promote'), {
+      version,
+      alias,
+      reason
+    }),
   rollback: (name, alias, reason) =>
-    post<IAliasChange>(modelPath(name, 'rollback'), { alias, reason })
+    post<'/models/{name}/rollback'>(modelPath(name, 'rollback'), {
+      alias,
+      reason
+    })
 };

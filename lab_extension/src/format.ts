@@ -1,5 +1,7 @@
 /**
- * Pure formatting helpers for the runs list.
+ * Pure formatting helpers: durations, times, values, gate badges. Durations
+ * and values follow the rules in `tests/data/format_cases.json`, shared with
+ * the Python side and the notebook widgets.
  */
 
 /**
@@ -102,7 +104,16 @@ export function shortenMiddle(text: string, max = 44): string {
 }
 
 /**
- * A metric value: up to 4 significant digits, no exponent for ordinary sizes.
+ * Significant digits of a value (Python's `{:.6g}`).
+ */
+const VALUE_DIGITS = 6;
+
+/**
+ * A metric value, by the rule the Python side and the notebook widgets share
+ * (`tests/data/format_cases.json`): whole numbers as they are, others to 6
+ * significant digits without trailing zeros, in exponent form (`1.5e-05`,
+ * `1.23457e+06`) below 1e-4 and from 1e6 on, like Python's `{:.6g}`; text
+ * that is not a number as is.
  */
 export function formatNumber(
   value: number | string | null | undefined
@@ -114,14 +125,19 @@ export function formatNumber(
   if (!Number.isFinite(number)) {
     return typeof value === 'string' ? value : NO_VALUE;
   }
-  if (number === 0) {
-    return '0';
+  if (Number.isSafeInteger(number)) {
+    return String(number);
   }
-  const magnitude = Math.abs(number);
-  if (magnitude >= 1e6 || magnitude < 1e-3) {
-    return number.toExponential(2);
+  const [mantissa, exponentText] = number
+    .toExponential(VALUE_DIGITS - 1)
+    .split('e');
+  const exponent = Number(exponentText);
+  if (exponent < -4 || exponent >= VALUE_DIGITS) {
+    const digits = mantissa.replace(/\.?0+$/, '');
+    const sign = exponent < 0 ? '-' : '+';
+    return `${digits}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
   }
-  return String(Number(number.toPrecision(4)));
+  return String(Number(number.toPrecision(VALUE_DIGITS)));
 }
 
 /**

@@ -91,7 +91,7 @@ export class Poller {
     if (!this._running || this._interval <= 0) {
       return;
     }
-    this._timer = window.setTimeout(() => {
+    this._timer = setTimeout(() => {
       this._timer = null;
       void this._run();
     }, this._delay);
@@ -114,7 +114,7 @@ export class Poller {
 
   private _clear(): void {
     if (this._timer !== null) {
-      window.clearTimeout(this._timer);
+      clearTimeout(this._timer);
       this._timer = null;
     }
   }
@@ -124,7 +124,7 @@ export class Poller {
   private _maxFactor: number;
   private _delay: number;
   private _running = false;
-  private _timer: number | null = null;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
 }
 
 export namespace Poller {

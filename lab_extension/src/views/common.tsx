@@ -1,76 +1,46 @@
 /**
- * Small presentational pieces shared by the sidebar's sections. Every string
- * from the server is rendered as React text, never as HTML.
+ * Small presentational pieces shared by the sidebar's sections, and what a
+ * section view is. Every string from the server is rendered as React text,
+ * never as HTML.
  */
 
-import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { gateBadges, GateState, IGateBadge } from './format';
-import { NbopsResponseError } from './request';
+import { gateBadges, GateState, IGateBadge } from '../format';
+import { IErrorInfo } from '../model/errors';
 
 /**
- * A failure as the sidebar shows it: one line and a hint.
+ * What a section view needs besides its model: the translations, and the
+ * panel's actions that reach beyond one section (they open dialogs, scroll,
+ * or change another section).
  */
-export interface IErrorInfo {
-  message: string;
-  hint: string;
-  status: number | null;
-  /** A refused promotion's missing gates. */
-  missingGates: string[];
+export interface IViewContext {
+  trans: TranslationBundle;
+  /** Sanitises the model card's HTML once more. */
+  sanitize: (html: string) => string;
+  /** Changes when the JupyterLab theme changes, to redraw the charts. */
+  themeKey: number;
+  /** Show a version in the Models section. */
+  reveal: (model: string, version: string) => void;
+  /** Ask for a reason, then point an alias (null: the user names it) at a version. */
+  promote: (model: string, version: string, alias: string | null) => void;
+  /** Ask for a reason, then point an alias back at its previous version. */
+  rollback: (model: string, version: string, alias: string) => void;
 }
 
 /**
- * A one-line message and a hint for a failed request.
+ * A section as the panel lays it out: a foldable title with an optional
+ * count, and its body.
  */
-export function describeError(
-  reason: unknown,
-  trans: TranslationBundle
-): IErrorInfo {
-  if (reason instanceof ServerConnection.ResponseError) {
-    const status = reason.response.status;
-    let hint: string;
-    if (status === 404) {
-      hint = trans.__(
-        'Is the nbops server extension enabled? Check with `jupyter server extension list`.'
-      );
-    } else if (status === 401 || status === 403) {
-      hint = trans.__('Your session may have expired: reload the page.');
-    } else if (status === 409) {
-      hint = trans.__(
-        'Run the missing gates (nbops gate run, or %gate in a notebook), then try again.'
-      );
-    } else if (status >= 500) {
-      hint = trans.__('The Jupyter server log has the details.');
-    } else {
-      hint = trans.__('Use Refresh to try again.');
-    }
-    const body = reason instanceof NbopsResponseError ? reason.body : {};
-    const missing = Array.isArray(body.missing_gates)
-      ? body.missing_gates.map(String)
-      : [];
-    if (status === 404 && body.error === 'NotFound') {
-      // nbops' own "not found" (a model deleted meanwhile), not a missing route.
-      hint = trans.__('Use Refresh to reload the list.');
-    }
-    return { message: reason.message, hint, status, missingGates: missing };
-  }
-  if (reason instanceof ServerConnection.NetworkError) {
-    return {
-      message: reason.message,
-      hint: trans.__('Is the Jupyter server running?'),
-      status: null,
-      missingGates: []
-    };
-  }
-  return {
-    message: reason instanceof Error ? reason.message : String(reason),
-    hint: trans.__('Use Refresh to try again.'),
-    status: null,
-    missingGates: []
-  };
+export interface ISectionView {
+  title: string;
+  count?: string | null;
+  countTitle?: string;
+  /** Whether the count asks for attention (e.g. open alerts). */
+  attention?: boolean;
+  body: JSX.Element;
 }
 
 /**
@@ -306,4 +276,20 @@ export function activateOnKey(
  */
 export function Code(props: { children: string }): JSX.Element {
   return <code>{props.children}</code>;
+}
+
+/**
+ * A titled block of the version detail.
+ */
+export function Block(props: {
+  title: string;
+  className: string;
+  children: React.ReactNode;
+}): JSX.Element {
+  return (
+    <div className={`nbops-detail-block ${props.className}`}>
+      <h4 className="nbops-detail-title">{props.title}</h4>
+      {props.children}
+    </div>
+  );
 }

@@ -5,7 +5,8 @@
 
 import * as React from 'react';
 
-import { chartSpec, IChartData, readChartTheme } from './charts';
+import { IChartData } from '../charts';
+import { chartSpec, readChartTheme } from '../chartspec';
 
 type EmbedResult = { view: { finalize(): void } };
 

@@ -11,30 +11,19 @@ import {
   IModelSummary,
   IMonitoringSeries,
   IVersionDetail
-} from './api';
-import { VegaChart } from './chart';
-import { chartData, ChartKind, hasBatches, lastBatch } from './charts';
-import { formatNumber, formatStart, formatTime, NO_VALUE } from './format';
+} from '../api';
+import { formatNumber, formatStart, formatTime, NO_VALUE } from '../format';
+import { IErrorInfo } from '../model/errors';
+import { IActionState } from '../model/version';
 import {
   AliasChips,
+  Block,
   Code,
   ErrorNote,
   GateBadges,
-  IErrorInfo,
   Loading
-} from './views';
-
-/**
- * The outcome of the last promote or roll back started from a version.
- */
-export interface IActionState {
-  /** `model/version` the action was started from. */
-  key: string;
-  busy: boolean;
-  /** What happened, on success. */
-  done: string | null;
-  error: IErrorInfo | null;
-}
+} from './common';
+import { Monitoring } from './monitoring';
 
 export interface IVersionDetailProps {
   trans: TranslationBundle;
@@ -114,19 +103,6 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
         html={detail.card_html}
         sanitize={props.sanitize}
       />
-    </div>
-  );
-}
-
-function Block(props: {
-  title: string;
-  className: string;
-  children: React.ReactNode;
-}): JSX.Element {
-  return (
-    <div className={`nbops-detail-block ${props.className}`}>
-      <h4 className="nbops-detail-title">{props.title}</h4>
-      {props.children}
     </div>
   );
 }
@@ -291,7 +267,7 @@ function Gates(
   const { trans, detail } = props;
   const results: { [gate: string]: string } = {};
   for (const [gate, facts] of Object.entries(detail.gates ?? {})) {
-    results[gate] = facts.result;
+    results[gate] = facts.result ?? '';
   }
   const required: { [alias: string]: string[] } = {};
   for (const [alias, policy] of Object.entries(detail.policy ?? {})) {
@@ -330,118 +306,22 @@ function Gates(
           </ul>
           {Object.entries(detail.policy ?? {}).map(([alias, policy]) => (
             <p className="nbops-policy" key={alias} data-alias={alias}>
-              {policy.missing.length
+              {policy.missing?.length
                 ? trans.__(
                     '%1 requires %2 — missing: %3',
                     alias,
-                    policy.required.join(', '),
+                    (policy.required ?? []).join(', '),
                     policy.missing.join(', ')
                   )
                 : trans.__(
                     '%1 requires %2 — all passed',
                     alias,
-                    policy.required.join(', ')
+                    (policy.required ?? []).join(', ')
                   )}
             </p>
           ))}
         </>
       )}
-    </Block>
-  );
-}
-
-function emptyChartHint(kind: ChartKind, trans: TranslationBundle): string {
-  switch (kind) {
-    case 'drift':
-      return trans.__(
-        'No drift yet: the version needs a reference profile (register it with data=...).'
-      );
-    case 'performance':
-      return trans.__(
-        'No performance yet: pass labels= (and predictions=) to log_batch.'
-      );
-    case 'latency':
-      return trans.__('No latency yet: pass latency_ms= to log_batch.');
-    default:
-      return trans.__(
-        'No fairness gap yet: pass sensitive= (and predictions=) to log_batch.'
-      );
-  }
-}
-
-/**
- * Where to learn monitoring.
- */
-const MONITORING_NOTEBOOK = 'notebooks/05_monitoring.ipynb';
-
-function Monitoring(props: IVersionDetailProps): JSX.Element {
-  const { trans, monitoring, name, version } = props;
-  let body: React.ReactNode;
-  if (!monitoring) {
-    body = props.monitoringError ? (
-      <ErrorNote
-        what={trans.__('monitoring')}
-        error={props.monitoringError}
-        trans={trans}
-      />
-    ) : (
-      <Loading text={trans.__('Loading monitoring…')} />
-    );
-  } else if (!hasBatches(monitoring)) {
-    body = (
-      <div className="nbops-placeholder nbops-monitoring-empty">
-        <p>{trans.__('No monitoring batches for this version yet.')}</p>
-        <p>
-          {trans.__('Log one from a notebook:')}{' '}
-          <Code>{`nbops.monitor.log_batch("${name}/${version}", features, predictions, labels)`}</Code>
-        </p>
-        <p>
-          {trans.__('or run')} <Code>{MONITORING_NOTEBOOK}</Code>
-        </p>
-      </div>
-    );
-  } else {
-    const charts = chartData(monitoring, props.alerts, trans, value =>
-      formatNumber(value)
-    );
-    const shown = charts.filter(chart => !chart.empty);
-    const missing = charts.filter(chart => chart.empty);
-    body = (
-      <>
-        <p className="nbops-muted">
-          {trans.__('Batches 1 to %1', lastBatch(monitoring) ?? 0)}
-        </p>
-        {props.monitoringError && (
-          <ErrorNote
-            what={trans.__('monitoring')}
-            error={props.monitoringError}
-            trans={trans}
-          />
-        )}
-        {shown.map(chart => (
-          <figure className="nbops-figure" key={chart.kind}>
-            <figcaption className="nbops-figure-title">
-              {chart.title}
-            </figcaption>
-            <VegaChart
-              data={chart}
-              themeKey={props.themeKey}
-              label={`${chart.title}. ${chart.summary}`}
-            />
-            <p className="nbops-figure-summary">{chart.summary}</p>
-          </figure>
-        ))}
-        {missing.map(chart => (
-          <p className="nbops-muted nbops-chart-missing" key={chart.kind}>
-            {emptyChartHint(chart.kind, trans)}
-          </p>
-        ))}
-      </>
-    );
-  }
-  return (
-    <Block title={trans.__('Monitoring')} className="nbops-monitoring">
-      {body}
     </Block>
   );
 }
@@ -521,7 +401,7 @@ function Lineage(props: {
       trans.__('Data'),
       `${dataset.name}${dataset.context ? ` (${dataset.context})` : ''}${
         dataset.shape ? ` ${dataset.shape}` : ''
-      } ${dataset.sha256.slice(0, 12)}`,
+      } ${(dataset.sha256 ?? '').slice(0, 12)}`,
       dataset.sha256
     ]);
   }

@@ -7,10 +7,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IModelSummary, IVersionSummary } from './api';
-import { aliasPairs } from './detail';
-import { formatStart, versionLabel } from './format';
-import { IPagedState } from './paged';
+import { IModelSummary, IVersionSummary } from '../api';
+import { formatStart, versionLabel } from '../format';
+import { AlertsModel } from '../model/alerts';
+import { IErrorInfo } from '../model/errors';
+import { IVersionsState, RegistryModel } from '../model/registry';
+import { versionKey } from '../model/version';
+import { IPagedState } from '../paged';
 import {
   activateOnKey,
   AliasChips,
@@ -18,21 +21,18 @@ import {
   CountLine,
   ErrorNote,
   GateBadges,
-  IErrorInfo,
+  ISectionView,
+  IViewContext,
   LoadMoreButton,
   Loading
-} from './views';
+} from './common';
+import { aliasPairs, VersionDetail } from './detail';
 
 /**
  * What a new user runs to register a model.
  */
 const REGISTRY_NOTEBOOK = 'notebooks/03_registry.ipynb';
 const REGISTER_SNIPPET = '%register MODEL --name NAME --data X';
-
-export interface IVersionsView {
-  state: Readonly<IPagedState<IVersionSummary>>;
-  error: IErrorInfo | null;
-}
 
 export interface IModelsSectionProps {
   trans: TranslationBundle;
@@ -43,7 +43,7 @@ export interface IModelsSectionProps {
   onLoadMore: () => void;
   isExpanded: (name: string) => boolean;
   onToggleModel: (name: string) => void;
-  versions: (name: string) => IVersionsView | null;
+  versions: (name: string) => IVersionsState | null;
   onLoadMoreVersions: (name: string) => void;
   selected: { model: string; version: string } | null;
   onSelect: (model: string, version: string) => void;
@@ -391,4 +391,63 @@ function VersionItem(
       {selected && props.renderDetail(model, version.version)}
     </li>
   );
+}
+
+/**
+ * The Models section of the panel; its title counts the registered models
+ * (matching the filter).
+ */
+export function modelsSection(
+  model: RegistryModel,
+  alerts: AlertsModel,
+  context: IViewContext
+): ISectionView {
+  const { trans } = context;
+  const { state } = model;
+  const selection = model.version;
+  return {
+    title: trans.__('Models'),
+    count: state.loaded && state.total !== null ? String(state.total) : null,
+    countTitle: trans.__('Registered models'),
+    body: (
+      <ModelsSection
+        trans={trans}
+        list={state}
+        error={model.error}
+        filter={model.filter}
+        onFilter={text => model.setFilter(text)}
+        onLoadMore={() => void model.loadMore()}
+        isExpanded={name => model.isExpanded(name)}
+        onToggleModel={name => model.toggle(name)}
+        versions={name => model.versions(name)}
+        onLoadMoreVersions={name => void model.loadMoreVersions(name)}
+        selected={selection.selected}
+        onSelect={(name, version) => model.select(name, version)}
+        renderDetail={(summary, version) => {
+          const detail = selection.detailOf(summary.name, version);
+          return (
+            <VersionDetail
+              key={versionKey(summary.name, version)}
+              trans={trans}
+              model={summary}
+              name={summary.name}
+              version={version}
+              detail={detail?.data ?? null}
+              detailError={detail?.error ?? null}
+              monitoring={detail?.series ?? null}
+              monitoringError={detail?.seriesError ?? null}
+              alerts={alerts.forVersion(summary.name, version)}
+              themeKey={context.themeKey}
+              action={selection.actionOf(summary.name, version)}
+              sanitize={context.sanitize}
+              onPromote={alias => context.promote(summary.name, version, alias)}
+              onRollback={alias =>
+                context.rollback(summary.name, version, alias)
+              }
+            />
+          );
+        }}
+      />
+    )
+  };
 }

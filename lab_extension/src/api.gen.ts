@@ -1,0 +1,784 @@
+/**
+ * The nbops REST API's types, generated from
+ * python_pkg/nbops/server/openapi.yaml by `jlpm run api:types`.
+ * Do not edit: change the OpenAPI file and run that command.
+ */
+
+export interface paths {
+    "/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Version and the MLflow store this server reads. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Server status. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            version: string;
+                            /** @description Tracking URI without its password. */
+                            store: string;
+                            /** @enum {string} */
+                            store_source: "env" | "pyproject" | "default";
+                            project_root: string;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The newest runs across all active experiments, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    max_results?: number;
+                    /** @description The `next_page_token` of the previous page; a token from elsewhere is a 400. */
+                    page_token?: components["parameters"]["PageToken"];
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of runs. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            runs: components["schemas"]["Run"][];
+                            next_page_token: string | null;
+                            store: string;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One page of registered models, by name, with what the sidebar shows of each.
+         * @description Paged by the store; `total` counts every model matching the filter. Nothing is cached: each page reflects the store at the time of the request.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    max_results?: number;
+                    /** @description The `next_page_token` of the previous page; a token from elsewhere is a 400. */
+                    page_token?: components["parameters"]["PageToken"];
+                    /** @description Part of the model name, case-insensitive (`%` and `_` act as wildcards). Up to 200 characters, one line, at most one kind of quote. */
+                    filter?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of models. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            models: components["schemas"]["ModelSummary"][];
+                            /** @description Models matching the filter */
+                            total: number;
+                            next_page_token: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /** One page of a model's versions, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    max_results?: number;
+                    /** @description The `next_page_token` of the previous page; a token from elsewhere is a 400. */
+                    page_token?: components["parameters"]["PageToken"];
+                };
+                header?: never;
+                path: {
+                    /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                    name: components["parameters"]["ModelName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of versions. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            model: string;
+                            versions: components["schemas"]["VersionSummary"][];
+                            total: number;
+                            next_page_token: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                name: components["parameters"]["ModelName"];
+                version: components["parameters"]["Version"];
+            };
+            cookie?: never;
+        };
+        /** One version in full - lineage, metrics, gates, policy gaps and the model card. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                    name: components["parameters"]["ModelName"];
+                    version: components["parameters"]["Version"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The version. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["VersionDetail"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{name}/versions/{version}/monitoring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                name: components["parameters"]["ModelName"];
+                version: components["parameters"]["Version"];
+            };
+            cookie?: never;
+        };
+        /** Monitoring metrics of a version, batch by batch, for charts. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Comma-separated metric names or shell-style patterns (`drift.share,drift.*.psi`), at most 50. Absent: every metric that is not per feature. */
+                    metrics?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                    name: components["parameters"]["ModelName"];
+                    version: components["parameters"]["Version"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Metric name → points in batch order; `{}` for a version without batches. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: {
+                                /** @description Batch number. */
+                                step: number;
+                                /** @description Epoch milliseconds of the batch. */
+                                timestamp: number;
+                                value: number;
+                            }[];
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{name}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Point an alias at a version, under the promotion policy; audited as the Jupyter user. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                    name: components["parameters"]["ModelName"];
+                };
+                cookie?: never;
+            };
+            /** @description JSON object of at most 64 KiB; unknown fields are refused. */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        version: string | number;
+                        /** @example champion */
+                        alias: string;
+                        /** @description Required; goes into the audit log (at most 2000 characters). */
+                        reason: string;
+                        /**
+                         * @description Promote although required gates have not passed; audited as forced.
+                         * @default false
+                         */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description The change and the model's aliases now. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AliasChange"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                /** @description The promotion policy requires gates this version has not passed; nothing changed. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @description Required gates not run, failed or errored, in policy order. */
+                            missing_gates: string[];
+                        };
+                    };
+                };
+                413: components["responses"]["TooLarge"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Point an alias back at the version it held before; audited as the Jupyter user. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                    name: components["parameters"]["ModelName"];
+                };
+                cookie?: never;
+            };
+            /** @description JSON object of at most 64 KiB; unknown fields are refused. */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default champion */
+                        alias?: string;
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The change and the model's aliases now. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AliasChange"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                413: components["responses"]["TooLarge"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit events, newest first, paged, with the total.
+         * @description The page token names the last event shown, so events appended while a user pages do not shift the pages.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only the events of this model. */
+                    model?: string;
+                    max_results?: number;
+                    /** @description The `next_page_token` of the previous page; a token from elsewhere is a 400. */
+                    page_token?: components["parameters"]["PageToken"];
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of events. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            events: components["schemas"]["AuditEvent"][];
+                            total: number;
+                            next_page_token: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Monitoring alerts, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    model?: string;
+                    state?: "open" | "resolved";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The alerts. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Alert"][];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        Run: {
+            run_id: string;
+            run_name: string;
+            /** @enum {string} */
+            status: "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
+            /** @description Epoch milliseconds. */
+            start_time: number | null;
+            /** @description Epoch milliseconds; null while running. */
+            end_time: number | null;
+            duration_ms: number | null;
+            experiment_id: string;
+            experiment_name?: string | null;
+        };
+        /** @description Gate name → result. */
+        GateResults: {
+            [key: string]: "passed" | "failed" | "error";
+        };
+        ModelSummary: {
+            name: string;
+            description: string;
+            /** @description Alias → version. */
+            aliases: {
+                [key: string]: string;
+            };
+            /** @description Null for a model without versions. */
+            latest_version: string | null;
+            versions_count: number;
+            /** @description Gate results of the versions this row shows - the latest version and every alias holder - by version (`{}` for a shown version without gate results). */
+            gates: {
+                [key: string]: components["schemas"]["GateResults"];
+            };
+            /** @description Alias → the gates `[tool.nbops.policy]` requires before a version may hold it (a `[tool.nbops.policy.models.<name>]` table overrides per model). Aliases without requirements are left out. */
+            required_gates: {
+                [key: string]: string[];
+            };
+            open_alerts: number;
+            /** @description Epoch milliseconds of the model's last change. */
+            updated: number;
+        };
+        VersionSummary: {
+            version: string;
+            aliases: string[];
+            /** @enum {string} */
+            status: "PENDING_REGISTRATION" | "FAILED_REGISTRATION" | "READY";
+            run_id: string | null;
+            /** @description Epoch milliseconds. */
+            created: number;
+            /** @description Epoch milliseconds. */
+            updated: number;
+            description: string;
+            gates: components["schemas"]["GateResults"];
+        };
+        VersionDetail: {
+            model: string;
+            version: string;
+            status: string;
+            description: string;
+            created: number;
+            updated: number;
+            run_id: string | null;
+            aliases: string[];
+            /** @description Per alias this version holds, the version a rollback would restore (null when none). */
+            rollback: {
+                [key: string]: string | null;
+            };
+            lineage: {
+                notebook: string | null;
+                cell_sha256: string | null;
+                git: {
+                    commit?: string | null;
+                    branch?: string | null;
+                    dirty?: boolean;
+                };
+                python: string | null;
+                requirements: string[];
+                /** @description The training run; null when the version has none or it was deleted. */
+                source_run: {
+                    run_id?: string;
+                    run_name?: string;
+                    experiment_id?: string;
+                    status?: string;
+                    start_time?: number | null;
+                    end_time?: number | null;
+                } | null;
+                datasets: {
+                    name?: string;
+                    context?: string;
+                    /** @example 150x4 */
+                    shape?: string;
+                    sha256?: string;
+                }[];
+            };
+            /** @description The training run's final metric values. */
+            metrics: {
+                [key: string]: number;
+            };
+            params: {
+                [key: string]: string;
+            };
+            /** @description Gate → its last result, the gate run and when (from the `nbops.gate.<gate>` tag). */
+            gates: {
+                [key: string]: {
+                    /** @enum {string} */
+                    result?: "passed" | "failed" | "error";
+                    run_id?: string | null;
+                    /** @description UTC ISO-8601. */
+                    time?: string | null;
+                };
+            };
+            /** @description For each alias with required gates - what is required and what this version still lacks. */
+            policy: {
+                [key: string]: {
+                    required?: string[];
+                    missing?: string[];
+                };
+            };
+            /** @description The model card as an HTML fragment; user text in it is escaped. */
+            card_html: string;
+        };
+        AliasChange: {
+            model: string;
+            alias: string;
+            from_version: string | null;
+            to_version: string | null;
+            /** @description The audit event's sequence number. */
+            seq: number;
+            /** @description Present (true) when required gates were overridden. */
+            forced?: boolean;
+            /** @description Every alias of the model now, alias → version. */
+            aliases: {
+                [key: string]: string;
+            };
+        };
+        AuditEvent: {
+            seq: number;
+            /** @description UTC ISO-8601 with milliseconds. */
+            time: string;
+            actor: string;
+            /** @example promote */
+            action: string;
+            model?: string | null;
+            version?: string | null;
+            alias?: string | null;
+            from_version?: string | null;
+            to_version?: string | null;
+            reason?: string | null;
+            /** @example sidebar */
+            source?: string | null;
+            details?: {
+                [key: string]: string;
+            };
+            prev_hash?: string;
+            hash?: string;
+            run_id?: string | null;
+            /** @description One line, e.g. `#7 2025-01-31T09:30:00.123Z alice promote churn v3 @champion 2→3 — why [sidebar]`. */
+            summary: string;
+        };
+        /** @description An alert as `nbops.monitoring.alerts` returns it (its fields come from the alert's tags; retraining adds `retrain_*`, `challenger_version` and `gates`). */
+        Alert: {
+            /** @description The alert's MLflow run id. */
+            id: string;
+            /** @enum {string} */
+            state: "open" | "resolved";
+            rule: string;
+            model: string;
+            version: string;
+            /** @example drift.share */
+            metric: string;
+            /** @example >= */
+            op?: string;
+            threshold?: number;
+            window?: number;
+            /** @example critical */
+            severity: string;
+            /** @description The metric value that opened the alert. */
+            value?: number;
+            message: string;
+            /** @description UTC ISO-8601. */
+            opened_at?: string;
+            opened_batch?: number;
+            resolved_at?: string;
+            resolved_batch?: number;
+        } & {
+            [key: string]: unknown;
+        };
+        Error: {
+            /** @description One line - what went wrong and what to do. */
+            message: string;
+            /** @description The error's kind, e.g. InvalidInput, NotFound, PolicyError. */
+            error: string;
+        };
+    };
+    responses: {
+        /** @description The request was invalid (400), or the store is unreachable or MLflow could not be loaded in the Jupyter server (503); the message says what to change. */
+        Error: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No such model or version. */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request body is larger than 64 KiB; it was not parsed. */
+        TooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Missing or invalid Jupyter credentials, not authorized for nbops, or (POST with the session cookie) a missing XSRF token. */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+    };
+    parameters: {
+        /** @description The `next_page_token` of the previous page; a token from elsewhere is a 400. */
+        PageToken: string;
+        /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+        ModelName: string;
+        Version: string;
+    };
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export type operations = Record<string, never>;

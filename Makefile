@@ -11,14 +11,19 @@ export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 BUILD_DEPS := hatchling hatch-jupyter-builder editables "jupyterlab>=4.6,<5"
-INSTALL_INPUTS := pyproject.toml lab_extension/package.json lab_extension/yarn.lock $(wildcard lab_extension/src/*)
+# The tested set: every install takes the exact versions the suite last passed with.
+CONSTRAINTS := requirements/constraints.txt
+INSTALL_INPUTS := pyproject.toml $(CONSTRAINTS) lab_extension/package.json lab_extension/yarn.lock \
+  $(wildcard lab_extension/src/*) $(filter-out lab_extension/src/__tests__/%,$(wildcard lab_extension/src/*/*))
 
-.PHONY: demo demo-run demo-gates lab test lint format chromium postgresql clean help
+.PHONY: demo demo-run demo-gates lab test test-oldest lint format chromium postgresql constraints clean help
 
 help:
 	@echo "make demo   — install, run the example notebooks on the embedded store, start JupyterLab"
 	@echo "make test   — install with test tools, lint (ruff, eslint, prettier, stylelint), run tests/ and ui-tests/"
 	@echo "make lint | make format | make clean"
+	@echo "make constraints — re-pin requirements/constraints.txt to the newest versions pyproject.toml allows"
+	@echo "make test-oldest — a smoke subset of the suite on the oldest versions pyproject.toml declares"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +35,8 @@ $(VENV)/bin/python:
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/nbops
 define install_nbops
 	@if [ -L $(LABEXT_LINK) ]; then rm $(LABEXT_LINK); fi
-	$(BIN)/pip install --quiet $(BUILD_DEPS)
-	$(BIN)/pip install --quiet --no-build-isolation -e "$(1)"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) $(BUILD_DEPS)
+	$(BIN)/pip install --quiet --no-build-isolation -c $(CONSTRAINTS) -e "$(1)"
 	$(BIN)/jupyter labextension develop . --overwrite >/dev/null
 	@touch $@
 endef
@@ -77,8 +82,39 @@ lab: $(VENV)/.installed
 	  --IdentityProvider.token=$$token --ServerApp.root_dir=$(CURDIR) --LabApp.news_url=None
 
 ## test: the whole suite, exactly what CI runs.
-test: $(VENV)/.installed-test chromium postgresql lint
+test: $(VENV)/.installed-test chromium postgresql lint test-oldest
+	cd lab_extension && jlpm test
 	$(BIN)/python -m pytest --junitxml=test-results/junit.xml
+
+## test-oldest: the lower bounds in pyproject.toml are true. A second venv takes the oldest declared
+## version of each direct dependency (requirements/oldest.txt; everything else resolves as a user's
+## pip would) and runs a smoke subset on the embedded store. Rebuilt only when those files change.
+OLDEST := .venv-oldest
+OLDEST_SMOKE := tests/test_tracking.py tests/test_registry.py tests/test_gate.py tests/test_drift.py \
+  tests/test_server.py tests/test_widgets.py
+$(OLDEST)/.installed: pyproject.toml requirements/oldest.txt $(VENV)/.installed
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/pip install --quiet -c requirements/oldest.txt $(BUILD_DEPS)
+	$(OLDEST)/bin/pip install --quiet --no-build-isolation -c requirements/oldest.txt -e ".[test]"
+	@touch $@
+
+test-oldest: $(OLDEST)/.installed
+	@$(OLDEST)/bin/pip list --format=freeze 2>/dev/null | grep -iE "^($$(sed -n 's/==.*//p' requirements/oldest.txt | paste -sd'|'))==" | paste -sd' '
+	NBOPS_TEST_BACKENDS=sqlite $(OLDEST)/bin/python -m pytest -q -p no:cacheprovider $(OLDEST_SMOKE) \
+	  --junitxml=test-results/junit-oldest.xml
+
+## constraints: pin the newest versions pyproject.toml allows (then run make test before committing).
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet $(BUILD_DEPS)
+	.venv-constraints/bin/pip install --quiet --no-build-isolation -e ".[test]"
+	{ sed -n '1,2p' $(CONSTRAINTS); .venv-constraints/bin/pip freeze --exclude-editable | grep -v '^nbops'; } \
+	  > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf .venv-constraints
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -108,5 +144,5 @@ postgresql:
 	fi
 
 clean:
-	rm -rf $(VENV) python_pkg/nbops/labextension lab_extension/lib lab_extension/node_modules \
+	rm -rf $(VENV) $(OLDEST) python_pkg/nbops/labextension lab_extension/lib lab_extension/node_modules \
 	  lab_extension/tsconfig.tsbuildinfo test-results notebooks/executed

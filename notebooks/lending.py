@@ -45,7 +45,9 @@ def sample(n: int, seed: int = 0, drift: float = 0.0) -> tuple[pd.DataFrame, pd.
             "income": income.round(2),
             "age": age.round(1),
             "debt_ratio": debt_ratio,
-            "credit_lines": credit_lines,
+            # A count, but one that can be missing on an application: float, so the model's
+            # signature accepts a missing value instead of failing schema enforcement.
+            "credit_lines": credit_lines.astype(float),
             "tenure_months": tenure.round(1),
             "utilisation": utilisation,
             "region": region,

@@ -3,15 +3,16 @@
 Creating a SQLite MLflow store runs MLflow's schema migrations (seconds), so the
 session makes one pristine store and each test gets its own copy of it.
 
-The tests of the modules in ``BOTH_BACKENDS`` that use ``tracking_uri`` or ``project``
-run twice: ``[sqlite]`` on that private embedded store, and ``[server]`` against a real
-``mlflow server`` on PostgreSQL with proxied artifacts (``backends.py``), whose store is
-emptied before each test — a team's set-up must behave exactly like a laptop's. A test
-that checks something only the embedded store has carries ``@pytest.mark.sqlite_only``.
+Every test that uses ``tracking_uri`` or ``project`` runs twice: ``[sqlite]`` on that private
+embedded store, and ``[server]`` against a real ``mlflow server`` on PostgreSQL with proxied
+artifacts (``backends.py``), whose store is emptied before each test — a team's set-up must behave
+exactly like a laptop's. A test that checks something only the embedded store has carries
+``@pytest.mark.sqlite_only(reason=...)``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -22,50 +23,31 @@ from nbops import store
 
 pytest_plugins = ["pytest_jupyter.jupyter_server", "backends"]
 
-#: Modules about the store's behaviour: their store-using tests run on both backends (the
-#: widgets too: their sorting, filtering and paging are the store's). Left out, SQLite only:
-#: configuration and packaging (nothing of a store's behaviour), the example notebooks run by
-#: papermill (minutes; their gates, registry and monitoring steps are covered over the server
-#: by the modules here and test_team_server.py), and the gate runner's modules, whose
-#: module-scoped fixture shares one store (test_team_server.py runs a shipped gate instead).
-BOTH_BACKENDS = frozenset(
-    {
-        "test_audit",
-        "test_batching",
-        "test_catalog",
-        "test_cli",
-        "test_concurrency",
-        "test_datasets",
-        "test_lineage",
-        "test_liveness",
-        "test_magics",
-        "test_monitoring",
-        "test_registry",
-        "test_registry_widget",
-        "test_runs",
-        "test_server",
-        "test_server_security",
-        "test_tracking",
-        "test_widgets",
-    }
-)
-STORE_FIXTURES = frozenset({"tracking_uri", "project"})
+#: The backends store tests run on; ``NBOPS_TEST_BACKENDS=sqlite`` narrows a quick local run (and
+#: the smoke run on the oldest supported versions, which has no PostgreSQL to spare).
+BACKENDS = os.environ.get("NBOPS_TEST_BACKENDS", "sqlite,server").split(",")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "sqlite_only: checks the embedded SQLite store itself; not run against the server"
+        "markers",
+        "sqlite_only(reason): runs on the embedded SQLite store only; the reason says why the team "
+        "server adds nothing (or costs too much) for this test or module",
     )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    module = metafunc.module.__name__.rpartition(".")[2]
+    """Every test that builds a store through ``backend`` runs on both backends.
+
+    Opting out takes ``@pytest.mark.sqlite_only(reason=...)`` (on a test, or as a module's
+    ``pytestmark``); a module that pins the backend with its own ``backend`` fixture keeps it.
+    """
     if (
-        module in BOTH_BACKENDS
-        and STORE_FIXTURES & set(metafunc.fixturenames)
+        "backend" in metafunc.fixturenames
         and metafunc.definition.get_closest_marker("sqlite_only") is None
+        and not hasattr(metafunc.module, "backend")
     ):
-        metafunc.parametrize("backend", ["sqlite", "server"], indirect=True)
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture

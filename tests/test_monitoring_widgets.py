@@ -19,7 +19,7 @@ import pytest
 
 from nbops.errors import InvalidInput
 from nbops.widgets import DriftReport, MetricChart
-from nbops.widgets.drift_report import COLUMNS, format_number, format_pvalue
+from nbops.widgets.drift_report import COLUMNS
 from nbops.widgets.metric_chart import EMPTY_TEXT, x_ticks, y_ticks
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -137,28 +137,6 @@ def test_drift_report_plain_text_summarises_each_feature() -> None:
     assert lines[3] == "  ! zip (numeric): schema problem, PSI —, p —; missing from the batch"
     assert lines[5] == f"  ✓ {EVIL} (categorical): no drift, PSI 0.004, p 0.55"
     assert lines[6] == "  · tenure (numeric): not evaluated, PSI —, p —; <b>no values</b> in the batch"
-
-
-def test_number_formats() -> None:
-    assert [format_pvalue(v) for v in (None, 0.0, 0.5, 0.0421, 0.001, 0.00099, 1e-300)] == [
-        "—",
-        "0",
-        "0.5",
-        "0.0421",
-        "0.001",
-        "9.9e-04",
-        "1.0e-300",
-    ]
-    assert [format_number(v) for v in (None, 0, 0.123456, 12.3456, 999.94, 1234.5, 0.0001234, -2.5)] == [
-        "—",
-        "0",
-        "0.1235",
-        "12.35",
-        "999.9",
-        "1,234",
-        "1.23e-04",
-        "-2.5",
-    ]
 
 
 def test_from_data_calls_drift_lazily(monkeypatch: pytest.MonkeyPatch) -> None:

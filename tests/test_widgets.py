@@ -278,3 +278,20 @@ def test_executed_notebook_exports_the_static_table_and_card(tracking_uri: str, 
     exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": priority}}))
     html, _ = exporter.from_notebook_node(nb)
     assert "nbops-compare-static" in html and "nbops-run-card-static" in html
+
+
+def test_run_card_shows_what_the_live_card_shows_for_long_runs_and_tied_metrics() -> None:
+    # Python once wrote "62 min 0 s" and "0.507812" where the live card showed other strings.
+    run = {
+        "run_id": "0123abcd",
+        "run_name": "nightly",
+        "status": "FINISHED",
+        "duration_ms": 3_720_000,
+        "params": {},
+        "metrics": {"accuracy": 0.5078125},  # 65 of 128 right
+    }
+    bundle = _bundle(RunCard(run=run))
+    assert "FINISHED</span> · 1 h 2 min</p>" in bundle["text/html"]
+    assert "<td>accuracy</td><td>0.507813</td>" in bundle["text/html"]
+    assert bundle["text/plain"].startswith("✓ run 'nightly' FINISHED in 1 h 2 min")
+    assert "metrics: accuracy=0.507813" in bundle["text/plain"]

@@ -27,9 +27,9 @@ import traitlets
 
 from .. import runs as core_runs
 from ..errors import InvalidInput, NbopsError
-from .run_card import format_ms, format_time, format_value, status_html, with_static_fallback
+from ..tracking import format_duration
+from .common import css, esm, format_time, format_value, status_html, with_static_fallback
 
-_HERE = Path(__file__).parent
 _log = logging.getLogger(__name__)
 
 #: Columns the store can order by besides params and metrics (duration is not one:
@@ -52,8 +52,8 @@ _SHOWN = (
 class CompareWidget(anywidget.AnyWidget):
     """A sortable, pageable table of runs with a bar chart of one metric."""
 
-    _esm = _HERE / "compare.js"
-    _css = _HERE / "compare.css"
+    _esm = esm("compare.js")
+    _css = css("compare.css")
 
     #: The loaded runs, in the store's order (``nbops.runs.run_dict`` without tags).
     runs = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -236,7 +236,7 @@ class CompareWidget(anywidget.AnyWidget):
                     esc(run["run_name"] or run["run_id"]),
                     status_html(run["status"]),
                     esc(format_time(run["start_time"])),
-                    esc(format_ms(run["duration_ms"])),
+                    esc(format_duration(run["duration_ms"])),
                     *(esc(format_value(run["params"].get(k, "—"))) for k in self.param_keys),
                     *(esc(format_value(run["metrics"].get(k, "—"))) for k in self.metric_keys),
                 ]

@@ -15,7 +15,6 @@ import contextlib
 import html
 import math
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -23,12 +22,10 @@ import traitlets
 
 from ..errors import InvalidInput
 from ..monitoring.columns import COLUMNS
-from .run_card import with_static_fallback
+from .common import css, esm, format_number, format_pvalue, format_share, with_static_fallback
 
 if TYPE_CHECKING:
     import pandas as pd
-
-_HERE = Path(__file__).parent
 
 #: The drift bars are PSI on a scale of this much at least (PSI > 0.25 is a major shift).
 PSI_SCALE_MIN = 0.5
@@ -45,8 +42,8 @@ TEXT_ROWS = 20
 class DriftReport(anywidget.AnyWidget):
     """Which features drifted between a reference and a current data set, and how much."""
 
-    _esm = _HERE / "drift_report.js"
-    _css = _HERE / "drift_report.css"
+    _esm = esm("drift_report.js")
+    _css = css("drift_report.css")
 
     #: One dict per feature with the drift table's columns; NaN and infinities are ``None``.
     rows = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -137,41 +134,7 @@ def table_rows(table: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=drift_rank)
 
 
-# -- formatting (drift_report.js formats the same way) -----------------------------------
-
-
-def format_number(value: Any) -> str:
-    """``0.1235``, ``12.35``, ``1,235``, ``1.23e-05``; ``—`` for none."""
-    if value is None or isinstance(value, bool):
-        return "—" if value is None else str(value)
-    value = float(value)
-    if not math.isfinite(value):
-        return "—"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) < 1e-3:
-        return f"{value:.2e}"
-    return f"{value:.4g}"
-
-
-def format_pvalue(value: Any) -> str:
-    """p-values: ``0.042``; scientific below 1e-3 (``1.2e-05``); ``—`` for none."""
-    if value is None:
-        return "—"
-    value = float(value)
-    if not math.isfinite(value):
-        return "—"
-    if value == 0:
-        return "0"
-    if value < 1e-3:
-        return f"{value:.1e}"
-    return f"{value:.3g}"
-
-
-def format_share(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.1%}"
+# -- formatting (drift_report.js formats the same way; the numbers are common's) --------------
 
 
 def shift_text(row: Mapping[str, Any]) -> str:

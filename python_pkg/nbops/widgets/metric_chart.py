@@ -21,10 +21,7 @@ import anywidget
 import traitlets
 
 from ..errors import InvalidInput
-from .drift_report import format_number
-from .run_card import format_time, with_static_fallback
-
-_HERE = Path(__file__).parent
+from .common import css, esm, format_number, format_time, with_static_fallback
 
 #: Line colours, in order of the metrics (metric_chart.js uses the same).
 LINE_COLORS = (
@@ -46,8 +43,8 @@ STATIC_MARKERS = 200
 class MetricChart(anywidget.AnyWidget):
     """Monitoring metrics over batches: one line per metric, thresholds dashed."""
 
-    _esm = _HERE / "metric_chart.js"
-    _css = _HERE / "metric_chart.css"
+    _esm = esm("metric_chart.js")
+    _css = css("metric_chart.css")
 
     #: Metric name → points ``{"step": int, "timestamp": int | None, "value": float}``, by step.
     series = traitlets.Dict().tag(sync=True)

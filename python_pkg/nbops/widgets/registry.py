@@ -33,9 +33,8 @@ import traitlets
 
 from .. import cards, lineage, registry, runs
 from ..errors import InvalidInput, NbopsError
-from .run_card import with_static_fallback
+from .common import css, esm, with_static_fallback
 
-_HERE = Path(__file__).parent
 _log = logging.getLogger(__name__)
 
 #: How many metrics of a version's training run the versions table shows.
@@ -45,8 +44,8 @@ KEY_METRICS = 4
 class RegistryWidget(anywidget.AnyWidget):
     """Registered models, a model's versions and a version's card; promote and roll back."""
 
-    _esm = _HERE / "registry.js"
-    _css = _HERE / "registry.css"
+    _esm = esm("registry.js")
+    _css = css("registry.css")
 
     #: ``nbops.registry.list_models()``: name, description, aliases (alias → version), latest_version.
     models = traitlets.List(traitlets.Dict()).tag(sync=True)

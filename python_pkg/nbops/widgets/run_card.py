@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import fields
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,14 @@ import traitlets
 
 from .. import runs
 from ..tracking import RunSummary, format_duration
-
-_HERE = Path(__file__).parent
-
-#: JupyterLab colour variables (with fallbacks) for each run status, shared with the compare table.
-STATUS_COLORS = {
-    "FINISHED": "var(--jp-success-color1, #388e3c)",
-    "FAILED": "var(--jp-error-color1, #d32f2f)",
-    "KILLED": "var(--jp-warn-color1, #f57c00)",
-    "RUNNING": "var(--jp-brand-color1, #1976d2)",
-}
+from .common import STATUS_COLORS, css, esm, format_value, status_html, with_static_fallback
 
 
 class RunCard(anywidget.AnyWidget):
     """A run's name, status, duration, experiment, params, final metrics and error."""
 
-    _esm = _HERE / "run_card.js"
-    _css = _HERE / "run_card.css"
+    _esm = esm("run_card.js")
+    _css = css("run_card.css")
 
     #: ``nbops.runs.run_details`` of the run shown.
     run = traitlets.Dict().tag(sync=True)
@@ -49,44 +39,6 @@ class RunCard(anywidget.AnyWidget):
         return with_static_fallback(
             super()._repr_mimebundle_(**kwargs), card_html(self.run), card_text(self.run)
         )
-
-
-def with_static_fallback(bundle: Any, html_text: str, plain_text: str) -> Any:
-    """Add ``text/html`` and a useful ``text/plain`` to a widget's mimebundle.
-
-    Front ends that render widgets pick the widget view; nbconvert (when the
-    notebook carries no widget state) and untrusted or widget-less viewers pick
-    the HTML. ipywidgets returns a dict, anywidget a ``(data, metadata)`` pair.
-    """
-    if bundle is None:
-        return None
-    data = bundle[0] if isinstance(bundle, tuple) else bundle
-    data["text/html"] = html_text
-    data["text/plain"] = plain_text
-    return bundle
-
-
-def format_value(value: Any) -> str:
-    """Params are text already; metrics print compactly (``0.934``, ``1.2e-05``)."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return "" if value is None else str(value)
-
-
-def format_time(epoch_ms: int | None) -> str:
-    """Local time to the second: runs compared side by side often start in the same minute."""
-    if not epoch_ms:
-        return "—"
-    return datetime.fromtimestamp(epoch_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def format_ms(duration_ms: int | None) -> str:
-    return "—" if duration_ms is None else format_duration(duration_ms)
-
-
-def status_html(status: str) -> str:
-    color = STATUS_COLORS.get(status, "var(--jp-ui-font-color2, #616161)")
-    return f'<span class="nbops-status" style="color: {color}; font-weight: 600">{html.escape(status)}</span>'
 
 
 def _pairs_html(title: str, values: dict[str, Any]) -> str:
@@ -104,7 +56,7 @@ def card_html(run: dict[str, Any]) -> str:
     if not run:
         return "<p>(no run)</p>"
     esc = html.escape
-    facts = [status_html(run.get("status", "")), esc(format_ms(run.get("duration_ms")))]
+    facts = [status_html(run.get("status", "")), esc(format_duration(run.get("duration_ms")))]
     if run.get("experiment_name"):
         facts.append(f"experiment {esc(run['experiment_name'])}")
     parts = [

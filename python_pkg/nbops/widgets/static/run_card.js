@@ -1,31 +1,7 @@
 // RunCard view: renders the `run` trait (nbops.runs.run_details). Values are
 // set with textContent only, so nothing from the store is ever parsed as HTML.
 
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function formatDuration(ms) {
-  if (ms === null || ms === undefined) return "—";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
-  const total = Math.round(ms / 1000);
-  return `${Math.floor(total / 60)} min ${total % 60} s`;
-}
-
-function formatValue(value) {
-  if (value === null || value === undefined) return "";
-  if (typeof value === "number")
-    return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
-  return String(value);
-}
-
-function statusBadge(status) {
-  return h("span", `nbops-badge nbops-badge-${String(status || "").toLowerCase()}`, status);
-}
+import { formatDuration, formatValue, h, statusBadge, watch } from "./common.js";
 
 function pairsTable(title, values) {
   const keys = Object.keys(values || {}).sort();
@@ -46,13 +22,13 @@ function pairsTable(title, values) {
 }
 
 function renderCard(run) {
-  const card = h("div", "nbops-card");
+  const card = h("div", "nbops-widget nbops-card");
   if (!run || !run.run_id) {
     card.appendChild(h("div", "nbops-card-none", "No run."));
     return card;
   }
   const head = h("div", "nbops-card-head");
-  head.appendChild(h("span", "nbops-card-name", run.run_name || run.run_id));
+  head.appendChild(h("span", "nbops-widget-title nbops-card-name", run.run_name || run.run_id));
   head.appendChild(statusBadge(run.status));
   card.appendChild(head);
 
@@ -77,7 +53,6 @@ export default {
   render({ model, el }) {
     const draw = () => el.replaceChildren(renderCard(model.get("run")));
     draw();
-    model.on("change:run", draw);
-    return () => model.off("change:run", draw);
+    return watch(model, ["run"], draw);
   },
 };

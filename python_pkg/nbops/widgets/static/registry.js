@@ -4,20 +4,12 @@
 // The forms live in this view only; promote and rollback go to Python with model.send,
 // which answers {type: "done", ok} once the traits are updated.
 
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
+import { batched, button, formatNumber, formatTime, h, watch } from "./common.js";
 
-// A real <button>: focusable, Enter and Space press it. `focusKey` lets a repaint put the
-// keyboard focus back where it was.
-function button(className, text, focusKey, onClick) {
-  const node = h("button", className, text);
-  node.type = "button";
-  if (focusKey) node.dataset.focus = focusKey;
-  node.addEventListener("click", onClick);
+// A button whose `focusKey` lets a repaint put the keyboard focus back where it was.
+function focusable(className, text, focusKey, onClick) {
+  const node = button(className, text, onClick);
+  node.dataset.focus = focusKey;
   return node;
 }
 
@@ -34,24 +26,9 @@ function field(labelText, className, value, focusKey, onInput) {
   return { label, input };
 }
 
-function formatTime(epochMs) {
-  if (!epochMs) return "—";
-  const d = new Date(epochMs);
-  const pad = (n) => String(n).padStart(2, "0");
-  const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-  return `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-function formatValue(value) {
-  if (typeof value === "number") {
-    return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
-  }
-  return String(value);
-}
-
 function aliasBadge(alias, version) {
   const text = version === undefined ? alias : `${alias} → v${version}`;
-  return h("span", "nbops-registry-badge", text);
+  return h("span", "nbops-badge nbops-registry-badge", text);
 }
 
 // --- the models list ---------------------------------------------------------------
@@ -74,7 +51,7 @@ function renderModels(model, view) {
   for (const m of models) {
     const item = h("li");
     const selected = m.name === model.get("selected_model");
-    const pick = button("nbops-registry-model", null, `model:${m.name}`, () =>
+    const pick = focusable("nbops-registry-model", null, `model:${m.name}`, () =>
       view.request({ type: "select_model", name: m.name }),
     );
     pick.setAttribute("aria-pressed", String(selected));
@@ -103,7 +80,7 @@ function renderVersions(model, view) {
     box.appendChild(h("div", "nbops-registry-note", "This model has no versions."));
     return box;
   }
-  const table = h("table", "nbops-registry-table");
+  const table = h("table", "nbops-widget-table nbops-registry-table");
   const head = table.createTHead().insertRow();
   for (const title of ["Version", "Aliases", "Created", "Metrics of the training run"]) {
     const th = h("th", "", title);
@@ -117,7 +94,7 @@ function renderVersions(model, view) {
     row.dataset.version = v.version;
     const selected = v.version === model.get("selected_version");
     if (selected) row.classList.add("nbops-registry-selected");
-    const pick = button("nbops-registry-version", `v${v.version}`, `version:${v.version}`, () =>
+    const pick = focusable("nbops-registry-version", `v${v.version}`, `version:${v.version}`, () =>
       view.request({ type: "select_version", version: v.version }),
     );
     pick.setAttribute("aria-pressed", String(selected));
@@ -126,7 +103,7 @@ function renderVersions(model, view) {
     const aliases = row.insertCell();
     aliases.className = "nbops-registry-aliases";
     for (const alias of v.aliases) aliases.appendChild(aliasBadge(alias));
-    row.insertCell().textContent = formatTime(v.created);
+    row.insertCell().textContent = formatTime(v.created, false);
     const metrics = h("div", "nbops-registry-metrics");
     row.insertCell().appendChild(metrics);
     const keys = Object.keys(v.metrics);
@@ -134,7 +111,7 @@ function renderVersions(model, view) {
     for (const key of keys) {
       const pair = h("span", "nbops-registry-metric");
       pair.appendChild(h("span", "nbops-registry-metric-key", key));
-      pair.appendChild(h("span", "nbops-registry-metric-value", formatValue(v.metrics[key])));
+      pair.appendChild(h("span", "nbops-registry-metric-value", formatNumber(v.metrics[key])));
       metrics.appendChild(pair);
     }
     if (v.metric_count > keys.length)
@@ -161,12 +138,12 @@ function renderActions(model, view) {
   if (!ui.mode) {
     if (version)
       box.appendChild(
-        button("nbops-registry-promote", `Promote v${version}…`, "promote", () =>
+        focusable("nbops-registry-promote", `Promote v${version}…`, "promote", () =>
           view.open("promote", version),
         ),
       );
     box.appendChild(
-      button("nbops-registry-rollback", "Rollback…", "rollback", () => view.open("rollback", null)),
+      focusable("nbops-registry-rollback", "Rollback…", "rollback", () => view.open("rollback", null)),
     );
     return box;
   }
@@ -222,18 +199,22 @@ function renderActions(model, view) {
     form.appendChild(alias.label);
     form.appendChild(reason.label);
     if (ui.note) {
-      const note = h("div", "nbops-registry-note-error", ui.note);
+      const note = h("div", "nbops-widget-error nbops-registry-note-error", ui.note);
       note.id = `${view.id}-note`;
       const invalid = ui.alias ? reason.input : alias.input;
       invalid.setAttribute("aria-describedby", note.id);
       invalid.setAttribute("aria-invalid", "true");
       form.appendChild(note);
     }
-    const next = h("button", "nbops-registry-continue", ui.mode === "promote" ? "Promote…" : "Roll back…");
+    const next = h(
+      "button",
+      "nbops-widget-button nbops-registry-continue",
+      ui.mode === "promote" ? "Promote…" : "Roll back…",
+    );
     next.type = "submit";
     next.dataset.focus = "continue";
     form.appendChild(next);
-    form.appendChild(button("nbops-registry-cancel", "Cancel", "cancel", () => view.close()));
+    form.appendChild(focusable("nbops-registry-cancel", "Cancel", "cancel", () => view.close()));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       ui.alias = ui.alias.trim();
@@ -256,12 +237,12 @@ function renderActions(model, view) {
     form.setAttribute("aria-describedby", question.id);
     form.appendChild(question);
     form.appendChild(h("div", "nbops-registry-reason-shown", `Reason: ${ui.reason.trim()}`));
-    const confirm = h("button", "nbops-registry-confirm", busy ? "Working…" : "Confirm");
+    const confirm = h("button", "nbops-widget-button nbops-registry-confirm", busy ? "Working…" : "Confirm");
     confirm.type = "submit";
     confirm.dataset.focus = "confirm";
     confirm.disabled = busy;
     form.appendChild(confirm);
-    const cancel = button("nbops-registry-cancel", "Cancel", "cancel", () => view.close());
+    const cancel = focusable("nbops-registry-cancel", "Cancel", "cancel", () => view.close());
     cancel.disabled = busy;
     form.appendChild(cancel);
     form.addEventListener("submit", (event) => {
@@ -303,12 +284,12 @@ function renderCard(model) {
 // --- the whole widget --------------------------------------------------------------
 
 function renderWidget(model, view) {
-  const root = h("div", "nbops-registry");
+  const root = h("div", "nbops-widget nbops-registry");
   if (view.ui.pending !== null) root.setAttribute("aria-busy", "true");
 
-  const bar = h("div", "nbops-registry-bar");
-  bar.appendChild(h("span", "nbops-registry-title", "Model registry"));
-  const refresh = button("nbops-registry-refresh", "Refresh", "refresh", () =>
+  const bar = h("div", "nbops-widget-bar nbops-registry-bar");
+  bar.appendChild(h("span", "nbops-widget-title nbops-registry-title", "Model registry"));
+  const refresh = focusable("nbops-registry-refresh", "Refresh", "refresh", () =>
     view.request({ type: "refresh" }),
   );
   refresh.disabled = view.ui.pending !== null;
@@ -322,7 +303,8 @@ function renderWidget(model, view) {
   root.appendChild(status);
   const alert = h("div", "nbops-registry-alert");
   alert.setAttribute("role", "alert");
-  if (model.get("error")) alert.appendChild(h("div", "nbops-registry-error", model.get("error")));
+  if (model.get("error"))
+    alert.appendChild(h("div", "nbops-widget-error nbops-registry-error", model.get("error")));
   root.appendChild(alert);
 
   const columns = h("div", "nbops-registry-columns");
@@ -379,16 +361,7 @@ export default {
       },
     };
 
-    let queued = false;
-    // Python updates several traits at once; draw once per batch, not once per trait.
-    const draw = () => {
-      if (queued) return;
-      queued = true;
-      queueMicrotask(() => {
-        queued = false;
-        view.paint();
-      });
-    };
+    const draw = batched(() => view.paint());
     const onMessage = (msg) => {
       if (!msg || msg.type !== "done") return;
       const ui = view.ui;
@@ -414,10 +387,10 @@ export default {
     };
     el.addEventListener("focusin", onFocus);
     view.paint();
-    for (const name of TRAITS) model.on(`change:${name}`, draw);
+    const unwatch = watch(model, TRAITS, draw);
     model.on("msg:custom", onMessage);
     return () => {
-      for (const name of TRAITS) model.off(`change:${name}`, draw);
+      unwatch();
       model.off("msg:custom", onMessage);
       el.removeEventListener("focusin", onFocus);
     };

@@ -3,49 +3,18 @@
 // The browser only renders, keeps the ticked runs and the chart's metric.
 // Values are set with textContent only: nothing from the store is parsed as HTML.
 
-const SVG = "http://www.w3.org/2000/svg";
-
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = String(text);
-  return node;
-}
-
-function formatDuration(ms) {
-  if (ms === null || ms === undefined) return "—";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
-  const total = Math.round(ms / 1000);
-  return `${Math.floor(total / 60)} min ${total % 60} s`;
-}
-
-function formatTime(epochMs) {
-  if (!epochMs) return "—";
-  const d = new Date(epochMs);
-  const pad = (n) => String(n).padStart(2, "0");
-  const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-  return `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-function formatValue(value) {
-  if (value === null || value === undefined) return "—";
-  if (typeof value === "number") {
-    return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
-  }
-  return String(value);
-}
-
-function formatCount(n) {
-  return n === null || n === undefined ? "…" : Number(n).toLocaleString("en-US");
-}
+import {
+  batched,
+  button,
+  formatCount,
+  formatDuration,
+  formatTime,
+  formatValue,
+  h,
+  statusBadge,
+  svg,
+  watch,
+} from "./common.js";
 
 // --- the table -----------------------------------------------------------------
 
@@ -74,7 +43,7 @@ function renderTable(model) {
   const differing = new Set(model.get("differing"));
   const selected = new Set(model.get("selected"));
 
-  const table = h("table", "nbops-compare-table");
+  const table = h("table", "nbops-widget-table nbops-compare-table");
   const head = table.createTHead();
   const groups = head.insertRow();
   groups.className = "nbops-compare-groups";
@@ -119,8 +88,7 @@ function renderTable(model) {
     name.className = "nbops-compare-name";
     name.textContent = run.run_name || run.run_id;
     name.title = run.error ? `${run.run_id}\n${run.error}` : run.run_id;
-    const status = row.insertCell();
-    status.appendChild(h("span", `nbops-badge nbops-badge-${String(run.status).toLowerCase()}`, run.status));
+    row.insertCell().appendChild(statusBadge(run.status));
     row.insertCell().textContent = formatTime(run.start_time);
     row.insertCell().textContent = formatDuration(run.duration_ms);
 
@@ -230,21 +198,15 @@ function renderChart(model) {
 // --- the whole widget --------------------------------------------------------------
 
 function renderWidget(model) {
-  const root = h("div", "nbops-compare");
+  const root = h("div", "nbops-widget nbops-compare");
   const runs = model.get("runs");
 
-  const bar = h("div", "nbops-compare-bar");
-  bar.appendChild(
-    h(
-      "span",
-      "nbops-compare-count",
-      `${formatCount(runs.length)} of ${formatCount(model.get("total"))} runs`,
-    ),
-  );
+  const bar = h("div", "nbops-widget-bar nbops-compare-bar");
+  const total = model.get("total");
+  const counted = total === null || total === undefined ? "…" : formatCount(total); // "…": still counting
+  bar.appendChild(h("span", "nbops-compare-count", `${formatCount(runs.length)} of ${counted} runs`));
   if (model.get("has_more")) {
-    const more = h("button", "nbops-compare-more", "Load more");
-    more.type = "button";
-    more.addEventListener("click", () => {
+    const more = button("nbops-compare-more", "Load more", () => {
       more.disabled = true;
       more.textContent = "Loading…";
       model.send({ type: "load_more" });
@@ -253,7 +215,8 @@ function renderWidget(model) {
   }
   root.appendChild(bar);
 
-  if (model.get("error")) root.appendChild(h("div", "nbops-compare-error", model.get("error")));
+  if (model.get("error"))
+    root.appendChild(h("div", "nbops-widget-error nbops-compare-error", model.get("error")));
   if (!runs.length) {
     if (!model.get("error"))
       root.appendChild(
@@ -261,7 +224,7 @@ function renderWidget(model) {
       );
     return root;
   }
-  const scroller = h("div", "nbops-compare-scroll");
+  const scroller = h("div", "nbops-widget-scroll nbops-compare-scroll");
   scroller.appendChild(renderTable(model));
   root.appendChild(scroller);
   root.appendChild(renderChart(model));
@@ -284,7 +247,6 @@ const TRAITS = [
 
 export default {
   render({ model, el }) {
-    let queued = false;
     const paint = () => {
       const scroller = el.querySelector(".nbops-compare-scroll");
       const left = scroller ? scroller.scrollLeft : 0; // keep wide tables where the user scrolled
@@ -292,25 +254,17 @@ export default {
       const fresh = el.querySelector(".nbops-compare-scroll");
       if (fresh) fresh.scrollLeft = left;
     };
-    // Python updates several traits at once; draw once per batch, not once per trait.
-    const draw = () => {
-      if (queued) return;
-      queued = true;
-      queueMicrotask(() => {
-        queued = false;
-        paint();
-      });
-    };
+    const draw = batched(paint);
     // Python answers every request with {type: "done"}: repaint even if no trait changed,
     // so a header or button never stays "pending".
     const onMessage = (msg) => {
       if (msg && msg.type === "done") draw();
     };
     paint();
-    for (const name of TRAITS) model.on(`change:${name}`, draw);
+    const unwatch = watch(model, TRAITS, draw);
     model.on("msg:custom", onMessage);
     return () => {
-      for (const name of TRAITS) model.off(`change:${name}`, draw);
+      unwatch();
       model.off("msg:custom", onMessage);
     };
   },

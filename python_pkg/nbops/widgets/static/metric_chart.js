@@ -5,7 +5,8 @@
 // (Left/Right along a line, Up/Down across lines), Home/End jump, Escape hides it.
 // Text is set with textContent only: nothing from the data is parsed as HTML.
 
-const SVG = "http://www.w3.org/2000/svg";
+import { batched, formatNumber, formatTime, h, svg, watch } from "./common.js";
+
 const WIDTH = 640;
 const HEIGHT = 260;
 const MARGIN = { left: 56, right: 16, top: 14, bottom: 36 };
@@ -19,37 +20,6 @@ const COLORS = [
   "var(--jp-brand-color3, #90caf9)",
 ];
 const EMPTY = "No monitoring batches yet — log one with nbops.monitor.log_batch(...)";
-
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = String(text);
-  return node;
-}
-
-// As nbops.widgets.drift_report.format_number: 0.1235, 12.35, 1,235, 1.23e-05.
-function formatNumber(value) {
-  if (typeof value !== "number" || !Number.isFinite(value)) return "—";
-  if (value === 0) return "0";
-  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
-  if (Math.abs(value) < 1e-3) return value.toExponential(2).replace(/e([+-])(\d)$/, "e$10$2");
-  return String(Number(value.toPrecision(4)));
-}
-
-function formatTime(epochMs) {
-  if (!epochMs) return "—";
-  const d = new Date(epochMs);
-  const pad = (n) => String(n).padStart(2, "0");
-  const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-  return `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 
 // --- scales (as nbops.widgets.metric_chart.y_ticks and x_ticks) -------------------------
 
@@ -259,11 +229,11 @@ function fillTooltip(tooltip, metric, point, threshold) {
 }
 
 function renderWidget(model, view) {
-  const root = h("div", "nbops-chart");
+  const root = h("div", "nbops-widget nbops-chart");
   const series = model.get("series") || {};
   const thresholds = model.get("thresholds") || {};
   const title = model.get("title");
-  if (title) root.appendChild(h("div", "nbops-chart-title", title));
+  if (title) root.appendChild(h("div", "nbops-widget-title nbops-chart-title", title));
   const names = Object.keys(series);
   if (!names.some((name) => (series[name] || []).length)) {
     root.appendChild(h("div", "nbops-chart-empty", EMPTY));
@@ -402,20 +372,7 @@ export default {
         if (stop) stop.focus();
       }
     };
-    let queued = false;
-    // Python may set several traits at once: draw once per batch.
-    const draw = () => {
-      if (queued) return;
-      queued = true;
-      queueMicrotask(() => {
-        queued = false;
-        paint();
-      });
-    };
     paint();
-    for (const name of ["series", "title", "thresholds"]) model.on(`change:${name}`, draw);
-    return () => {
-      for (const name of ["series", "title", "thresholds"]) model.off(`change:${name}`, draw);
-    };
+    return watch(model, ["series", "title", "thresholds"], batched(paint));
   },
 };

@@ -3,46 +3,9 @@
 // Headers are buttons, so Enter and Space sort too. Values are set with textContent only,
 // so nothing from the data is ever parsed as HTML.
 
+import { formatCount, formatNumber, formatPValue, formatShare, h, isNumber, watch } from "./common.js";
+
 const PSI_SCALE_MIN = 0.5; // a full bar is at least this much PSI (> 0.25 is a major shift)
-
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-// Python writes exponents with two digits (1.2e-05): so does this view.
-function exponential(value, digits) {
-  return value.toExponential(digits).replace(/e([+-])(\d)$/, "e$10$2");
-}
-
-function isNumber(value) {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-function formatNumber(value) {
-  if (!isNumber(value)) return "—";
-  if (value === 0) return "0";
-  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
-  if (Math.abs(value) < 1e-3) return exponential(value, 2);
-  return String(Number(value.toPrecision(4)));
-}
-
-function formatPValue(value) {
-  if (!isNumber(value)) return "—";
-  if (value === 0) return "0";
-  if (value < 1e-3) return exponential(value, 1);
-  return String(Number(value.toPrecision(3)));
-}
-
-function formatShare(value) {
-  return isNumber(value) ? `${(value * 100).toFixed(1)}%` : "—";
-}
-
-function formatCount(value) {
-  return isNumber(value) ? value.toLocaleString("en-US") : "—";
-}
 
 function shiftValue(row) {
   return row.kind === "categorical" ? row.unseen_share : row.wasserstein;
@@ -193,12 +156,12 @@ function renderRow(row, scale) {
   feature.title = counts.join(" · ");
   tr.appendChild(feature);
   tr.appendChild(h("td", "nbops-drift-kind", row.kind));
-  const statistic = h("td", "nbops-drift-number nbops-drift-statistic", formatNumber(row.statistic));
+  const statistic = h("td", "nbops-widget-number nbops-drift-statistic", formatNumber(row.statistic));
   statistic.title = statisticName(row);
   tr.appendChild(statistic);
-  tr.appendChild(h("td", "nbops-drift-number nbops-drift-pvalue", formatPValue(row.p_value)));
-  tr.appendChild(h("td", "nbops-drift-number nbops-drift-psi", formatNumber(row.psi)));
-  tr.appendChild(h("td", "nbops-drift-number nbops-drift-shift", shiftText(row)));
+  tr.appendChild(h("td", "nbops-widget-number nbops-drift-pvalue", formatPValue(row.p_value)));
+  tr.appendChild(h("td", "nbops-widget-number nbops-drift-psi", formatNumber(row.psi)));
+  tr.appendChild(h("td", "nbops-widget-number nbops-drift-shift", shiftText(row)));
   tr.appendChild(driftCell(row, scale));
   const note = h("td", "nbops-drift-note", row.note || "");
   if (row.note && row.schema_violation) note.classList.add("nbops-drift-note-schema");
@@ -207,17 +170,18 @@ function renderRow(row, scale) {
 }
 
 function renderWidget(model, view) {
-  const root = h("div", "nbops-drift");
+  const root = h("div", "nbops-widget nbops-drift");
   const rows = model.get("rows");
-  if (model.get("title")) root.appendChild(h("div", "nbops-drift-title", model.get("title")));
+  if (model.get("title"))
+    root.appendChild(h("div", "nbops-widget-title nbops-drift-title", model.get("title")));
   const line = h("div", "nbops-drift-summary", summary(rows));
   line.setAttribute("role", "status");
   root.appendChild(line);
   if (!rows.length) return root;
 
   const scale = Math.max(PSI_SCALE_MIN, ...rows.map((r) => r.psi).filter(isNumber));
-  const scroller = h("div", "nbops-drift-scroll");
-  const table = h("table", "nbops-drift-table");
+  const scroller = h("div", "nbops-widget-scroll nbops-drift-scroll");
+  const table = h("table", "nbops-widget-table nbops-drift-table");
   table.setAttribute("aria-label", model.get("title") || "Drift per feature");
   const head = table.createTHead().insertRow();
   for (const column of COLUMNS) head.appendChild(headerCell(view, column));
@@ -254,11 +218,6 @@ export default {
       view.paint(el.contains(active) && active.dataset ? active.dataset.key : undefined);
     };
     view.paint();
-    model.on("change:rows", draw);
-    model.on("change:title", draw);
-    return () => {
-      model.off("change:rows", draw);
-      model.off("change:title", draw);
-    };
+    return watch(model, ["rows", "title"], draw);
   },
 };

@@ -10,6 +10,10 @@ would scatter artifacts into whatever folder each kernel happened to start in.
 Every store is checked once per process before nbops first uses it (``check``), so a
 team's shared store that cannot be used fails in seconds with one line that says why
 and what to do, instead of MLflow's minutes of retries or a traceback mid-cell.
+
+MLflow itself is loaded by one thread at a time (``load_mlflow``): the Jupyter server warms it
+up in the background while its store threads may already be checking a store, and a kernel's
+background sweep runs beside the first cell.
 """
 
 from __future__ import annotations
@@ -31,6 +35,20 @@ if TYPE_CHECKING:
 
 _prepared: set[str] = set()
 _prepare_lock = threading.Lock()
+#: Held while MLflow's modules are imported; ``_loaded`` names the ones imported already.
+_load_lock = threading.Lock()
+_loaded: set[str] = set()
+
+#: What any store call needs: the client, and the REST helpers the server probe uses.
+MLFLOW_MODULES = ("mlflow", "mlflow.tracking", "mlflow.utils.rest_utils", "mlflow.utils.credentials")
+#: What a database store adds: MLflow's SQLAlchemy stores (SQLAlchemy itself) and Alembic's scripts,
+#: which the schema check reads.
+DATABASE_MODULES = (
+    "mlflow.store.db.utils",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "alembic.script",
+)
 
 #: The first request to a tracking server is a probe that gives up after a few quick retries
 #: (about two seconds) and a short timeout. Later requests keep MLflow's own retry policy
@@ -65,6 +83,38 @@ def exists(tracking_uri: str) -> bool:
     return db is None or db.exists()
 
 
+def load_mlflow(tracking_uri: str | None = None) -> None:
+    """Import MLflow and the parts of it a store at ``tracking_uri`` needs: in one thread at a time.
+
+    Python cannot import the same package's circular modules (SQLAlchemy's, MLflow's) from two
+    threads at once: the thread that comes second may get a partially initialised module
+    (``cannot import name ... from partially initialized module``) and leave the package
+    half-imported for later callers. Every store call goes through here first (``prepare``,
+    ``check``), and so does the Jupyter server's warm-up, so whoever comes second waits for the
+    first instead. ``None``: the modules of every kind of store. A failed import is not
+    remembered: the next call tries again, and raises ``StoreError`` if it fails again.
+    """
+    wanted = MLFLOW_MODULES
+    if tracking_uri is None or urlsplit(tracking_uri).scheme.partition("+")[0].lower() in SQL_DIALECTS:
+        wanted = MLFLOW_MODULES + DATABASE_MODULES
+    if _loaded.issuperset(wanted):
+        return
+    import importlib
+
+    with _load_lock:
+        for name in wanted:
+            if name in _loaded:
+                continue
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                raise StoreError(
+                    f"cannot load MLflow ({name}: {' '.join(str(exc).split())[:200]}); check that "
+                    "mlflow and its dependencies are installed in this environment (pip install mlflow)."
+                ) from exc
+            _loaded.add(name)
+
+
 def prepare(tracking_uri: str) -> None:
     """Create a local SQLite store on first use, with artifacts beside it; check any other store.
 
@@ -73,6 +123,7 @@ def prepare(tracking_uri: str) -> None:
     """
     if tracking_uri in _prepared:
         return
+    load_mlflow(tracking_uri)
     db = config.sqlite_path(tracking_uri)
     if db is None:
         check(tracking_uri)
@@ -115,6 +166,7 @@ def check(tracking_uri: str) -> None:
 
     Nothing is written. Messages name the store without its password.
     """
+    load_mlflow(tracking_uri)
     scheme = urlsplit(tracking_uri).scheme.lower()
     if scheme in ("http", "https"):
         _probe_server(tracking_uri)

@@ -18,8 +18,8 @@ from .handlers import (
     StatusHandler,
     VersionHandler,
     VersionsHandler,
-    run_in_store_thread,
 )
+from .store_threads import load_in_background, run_in_store_thread
 
 API_PREFIX = "nbops/api"
 
@@ -59,22 +59,14 @@ def setup_handlers(server_app: Any) -> None:
 
 
 def warm_up(server_app: Any) -> None:
-    """Import MLflow in the background while JupyterLab loads.
+    """Load MLflow in the background once the server runs, while JupyterLab's page loads.
 
     The first store call otherwise pays for ``import mlflow`` (seconds), and the sidebar asks for
-    its models right after the page opens. Only imports: the store itself is not touched until a
-    request needs it.
+    its models right after the page opens. The load starts from the event loop, after every
+    server extension has been imported, so it imports alone; store calls wait for it
+    (``store_threads.load``). Only imports: no store is touched until a request needs it.
     """
-    import threading
-
-    def load() -> None:
-        try:
-            import mlflow.store.model_registry.sqlalchemy_store
-            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-        except Exception as exc:  # reported when a request needs MLflow
-            server_app.log.debug("nbops: warm-up skipped: %s", exc)
-
-    threading.Thread(target=load, name="nbops-warm-up", daemon=True).start()
+    server_app.io_loop.add_callback(load_in_background, server_app.log)
 
 
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"

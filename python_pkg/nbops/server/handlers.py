@@ -1,8 +1,8 @@
 """REST handlers: parse the request, call the core off the event loop, answer JSON.
 
 No nbops logic lives here: listing, paging, counting and the checks on names and versions
-are in ``nbops.catalog``. Store calls run in a worker thread so a slow query never stalls
-the rest of JupyterLab, and errors are mapped in one place: ``NbopsError`` → its 4xx/5xx
+are in ``nbops.catalog``. Store calls run in nbops' store threads (``store_threads``) so a slow
+query never stalls the rest of JupyterLab, and errors are mapped in one place: ``NbopsError`` → its 4xx/5xx
 status with the message (plus structured details such as a refused promotion's missing
 gates), anything else → 500 with a generic message (the traceback goes to the server log,
 never to the client).
@@ -15,11 +15,9 @@ jupyter_server checks before the handler runs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import tornado
@@ -29,20 +27,13 @@ from tornado.web import HTTPError
 
 from .. import __version__, catalog, config, runs
 from ..errors import InvalidInput, NbopsError
+from .store_threads import run_in_store_thread, run_off_loop
 
 #: The resource name checked by Jupyter's authorizer for every nbops route.
 AUTH_RESOURCE = "nbops"
 #: Largest request body accepted; an alias change is a few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
 INTERNAL_ERROR = "nbops hit an internal error; the Jupyter server log has the details."
-
-_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbops-store")
-
-
-async def run_in_store_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a (blocking) core function off the event loop, in nbops' store threads."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor, lambda: fn(*args, **kwargs))
 
 
 class NbopsHandler(APIHandler):
@@ -123,7 +114,7 @@ class StatusHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        settings = await self.call(config.resolve, self.root_dir)
+        settings = await run_off_loop(config.resolve, self.root_dir)
         self.reply(
             {
                 "version": __version__,

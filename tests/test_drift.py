@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import scipy.stats
 
+from nbops.errors import DataError, InvalidInput
 from nbops.monitoring import profile
 from nbops.monitoring.drift import (
     COLUMNS,
+    EXACT_KS_MAX_CELLS,
     column_drift,
     drift,
     drift_share,
@@ -60,7 +62,7 @@ SIZES = [
 @pytest.mark.parametrize("seed", [0, 1])
 def test_numeric_statistics_from_a_raw_reference_equal_scipy(n_ref, n_cur, seed, ties):
     ref, cur = _numeric_pair(seed, n_ref, n_cur, ties)
-    row = drift(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur})).iloc[0]
+    row = drift(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), ks_method="exact").iloc[0]
     expected = scipy.stats.ks_2samp(ref, cur)
     assert row["ks"] == pytest.approx(expected.statistic, abs=1e-9)
     assert row["ks_pvalue"] == pytest.approx(expected.pvalue, abs=1e-9)
@@ -249,6 +251,13 @@ def test_text_where_numbers_were_is_a_schema_violation():
     assert np.isnan(row["ks"])
 
 
+def test_integers_too_large_for_a_float_are_a_schema_violation_not_an_error():
+    row = drift(
+        pd.DataFrame({"x": np.arange(100.0)}), pd.DataFrame({"x": pd.Series([10**400] * 5, dtype=object)})
+    )
+    assert row.iloc[0]["schema_violation"] and row.iloc[0]["note"] == "expected numbers, got object values"
+
+
 def test_numbers_in_an_object_column_are_still_compared_as_numbers():
     rng = np.random.default_rng(8)
     ref, cur = rng.normal(size=200), rng.normal(size=100)
@@ -345,3 +354,205 @@ def test_drift_share_ignores_rows_that_were_not_evaluated():
     )
     assert drift_share(table) == pytest.approx(1 / 3)
     assert drift_share(table.iloc[2:3]) == 0.0
+
+
+# --- KS p-values: the fast default against scipy, within the documented tolerance -----------------
+
+
+def _shifted(seed: int, n_ref: int, n_cur: int, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous samples whose KS distance is about ``z / sqrt(m n / (m + n))``."""
+    rng = np.random.default_rng(seed)
+    shift = z / np.sqrt(n_ref * n_cur / (n_ref + n_cur))
+    return rng.normal(size=n_ref), rng.normal(shift, size=n_cur)
+
+
+@pytest.mark.parametrize(
+    ("n_ref", "n_cur"),
+    [
+        (1001, 1000),
+        (1200, 1200),
+        (2000, 1000),
+        (5000, 1000),
+        (1000, 5000),
+        (3000, 700),
+        (5000, 5000),
+        (5000, 10_000),
+    ],
+)
+@pytest.mark.parametrize("z", [0.6, 1.4, 2.0, 3.0])
+def test_the_default_ks_p_value_is_within_the_documented_tolerance_of_scipy(n_ref, n_cur, z):
+    ref, cur = _shifted(n_ref + n_cur, n_ref, n_cur, z)
+    assert n_ref * n_cur > EXACT_KS_MAX_CELLS  # where the default leaves scipy's exact computation
+    row = drift(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur})).iloc[0]
+    expected = scipy.stats.ks_2samp(ref, cur)  # scipy's default: exact at these sizes
+    assert row["ks"] == pytest.approx(expected.statistic, abs=1e-12)
+    assert abs(row["ks_pvalue"] - expected.pvalue) <= 0.4 / np.sqrt(min(n_ref, n_cur))
+    if expected.pvalue <= 0.1:
+        assert abs(row["ks_pvalue"] - expected.pvalue) <= 0.004
+    asymptotic = scipy.stats.ks_2samp(ref, cur, method="asymp").pvalue
+    assert row["ks_pvalue"] == pytest.approx(asymptotic, abs=1e-9)  # it is scipy's asymptotic formula
+
+
+@pytest.mark.parametrize(("n_ref", "n_cur"), [(1000, 1000), (200, 5000), (100, 10_000), (40, 25)])
+def test_the_default_ks_p_value_is_scipys_exact_one_while_that_is_cheap(n_ref, n_cur):
+    ref, cur = _shifted(7, n_ref, n_cur, 1.5)
+    row = drift(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur})).iloc[0]
+    assert row["ks_pvalue"] == pytest.approx(scipy.stats.ks_2samp(ref, cur).pvalue, abs=1e-9)
+
+
+def test_ks_method_asymp_is_scipys_asymptotic_formula_and_others_are_refused():
+    ref, cur = _shifted(3, 300, 200, 1.5)
+    row = drift(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), ks_method="asymp").iloc[0]
+    assert row["ks_pvalue"] == pytest.approx(scipy.stats.ks_2samp(ref, cur, method="asymp").pvalue, abs=1e-9)
+    with pytest.raises(InvalidInput, match="ks_method must be one of auto, exact, asymp, not 'fast'"):
+        drift(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), ks_method="fast")
+
+
+@pytest.mark.parametrize("n", [141, 500, 4545, 19_999])
+@pytest.mark.parametrize("n_d_squared", [2.2, 8.0, 120.0])
+def test_the_vectorised_kolmogorov_tail_equals_scipys_kstwo_at_mid_sizes(n, n_d_squared):
+    d = float(np.sqrt(n_d_squared / n))
+    assert kstwo_sf(d, float(n)) == pytest.approx(scipy.stats.kstwo.sf(d, n), abs=1e-11, rel=1e-9)
+
+
+# --- refusals of drift() itself ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "message"),
+    [
+        (
+            [1.0, 2.0],
+            pd.DataFrame({"x": [1.0]}),
+            "the reference must be a stored profile or a pandas DataFrame, not list",
+        ),
+        (pd.DataFrame({"x": [1.0]}), {"x": [1.0]}, "the batch must be a pandas DataFrame, not dict"),
+        (pd.DataFrame({"x": [1.0]}), np.ones((3, 1)), "the batch must be a pandas DataFrame, not ndarray"),
+        (
+            pd.DataFrame({"x": [1.0]}),
+            pd.DataFrame([[1.0, 2.0]], columns=["x", "x"]),
+            "the batch has duplicate column names (x)",
+        ),
+        (
+            pd.DataFrame([[1.0, 2.0]], columns=["x", "x"]),
+            pd.DataFrame({"x": [1.0]}),
+            "the reference has duplicate column names (x)",
+        ),
+    ],
+)
+def test_drift_refuses_what_it_cannot_compare_in_one_line(reference, current, message):
+    with pytest.raises(DataError) as refused:
+        drift(reference, current)
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+# --- batches nbops cannot compare, through the public API: one line, nothing written -------------
+
+
+def _register_reference(name: str = "drifting") -> pd.DataFrame:
+    from sklearn.dummy import DummyClassifier
+
+    from nbops import registry
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"x1": rng.normal(size=200), "x2": rng.normal(size=200), "region": rng.choice(["n", "s"], 200)}
+    )
+    registry.register(DummyClassifier().fit(X, np.arange(200) % 2), name, data=X, alias="champion")
+    return X
+
+
+def _nothing_logged(name: str = "drifting") -> bool:
+    from nbops import monitor
+    from nbops.monitoring import batches
+
+    return batches.monitoring_run_id(name, "1", create=False) is None and monitor.series(name, 1) == {}
+
+
+def test_batches_that_cannot_be_compared_are_refused_in_one_line_and_nothing_is_written(project) -> None:
+    from nbops import monitor
+
+    X = _register_reference()
+    table = "pass a pandas DataFrame with the features as columns"
+    cases = [
+        (pd.concat([X, X[["x1"]]], axis=1), "features has duplicate column names (x1): rename or drop them"),
+        (X.rename(columns={"x2": 1}).assign(**{"1": 0.0}), "features has duplicate column names (1)"),
+        (X.to_numpy().tolist()[0], f"features must be a table, got 1-D data of shape (3,): {table}"),
+        (X.to_dict("list"), f"features must be a table, got dict: {table}"),
+        (None, f"features must be a table, got NoneType: {table}"),
+        ("batch.csv", f"features must be a table, got str: {table}"),
+        (X["x1"].to_numpy(), f"features must be a table, got 1-D data of shape (200,): {table}"),
+        (
+            X.to_numpy()[:, :2],
+            "features has 2 columns but the reference has 3 (x1, x2, region): pass a DataFrame",
+        ),
+    ]
+    for features, message in cases:
+        with pytest.raises(InvalidInput) as refused:
+            monitor.log_batch("drifting@champion", features)
+        text = str(refused.value)
+        assert text.startswith(message) and "\n" not in text, text
+    with pytest.raises(InvalidInput, match=r"^features has duplicate column names \(x1\)"):
+        monitor.score_and_log("drifting", pd.concat([X, X[["x1"]]], axis=1))
+    assert _nothing_logged()
+
+
+def test_odd_but_comparable_columns_are_reported_in_the_table_not_raised(project) -> None:
+    from nbops import monitor
+
+    X = _register_reference()
+    n = len(X)
+    odd = {
+        "text where numbers were": (X.assign(x1="a"), "expected numbers, got text values"),
+        "numbers and text in one column": (
+            X.assign(x1=pd.Series([1.5, "a"] * (n // 2), dtype=object)),
+            "expected numbers, got object values",
+        ),
+        "dates where numbers were": (
+            X.assign(x1=pd.date_range("2024-01-01", periods=n)),
+            "expected numbers, got datetime64",
+        ),
+        "only missing values": (X.assign(x1=np.nan), "no values in the batch"),
+    }
+    for what, (batch, note) in odd.items():
+        row = monitor.log_batch("drifting", batch).drift.set_index("feature").loc["x1"]
+        assert row["note"].startswith(note), what
+    infinite = monitor.log_batch("drifting", X.assign(x1=np.inf)).drift.set_index("feature").loc["x1"]
+    assert infinite["ks"] == 1.0 and infinite["drifted"]
+    mixed = X.assign(region=pd.Series([1, "n"] * (n // 2), dtype=object))
+    assert monitor.log_batch("drifting", mixed).drift.set_index("feature").loc["region", "note"] == ""
+    empty = monitor.log_batch("drifting", X.iloc[:0])
+    assert set(empty.drift["note"]) == {"no values in the batch"}
+
+
+def test_a_damaged_reference_profile_is_one_line_saying_how_to_repair_it(project, tmp_path) -> None:
+    from nbops import monitor, registry, store
+    from nbops.monitoring import reference
+
+    X = _register_reference()
+    run_id = registry.get_version("drifting", 1).run_id
+    damaged = tmp_path / reference.PROFILE_FILE
+    damaged.write_bytes(b"<html>not a profile</html>")
+    store.client().log_artifact(run_id, str(damaged), "damaged")
+    store.client().set_model_version_tag(
+        "drifting", "1", reference.PROFILE_TAG, f"runs:/{run_id}/damaged/{damaged.name}"
+    )
+    with pytest.raises(
+        DataError, match=r"^not an nbops profile \(.*\); register the version again with data"
+    ):
+        monitor.log_batch("drifting", X)
+    assert _nothing_logged()
+
+
+def test_registering_data_that_cannot_be_profiled_is_refused(project) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    from nbops import registry
+
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.0]})
+    model = DummyClassifier().fit(X, [0, 1, 0])
+    with pytest.raises(DataError, match=r"^the reference data has duplicate column names \(a\)"):
+        registry.register(model, "unprofiled", data=pd.concat([X, X[["a"]]], axis=1))
+    with pytest.raises(InvalidInput, match=r"^--data has no rows \(or no columns\)"):
+        registry.register(model, "unprofiled", data=X.iloc[:0])
+    assert registry.list_models() == []

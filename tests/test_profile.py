@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nbops.errors import DataError, InvalidInput
 from nbops.monitoring import profile
 from nbops.monitoring.profile import CategoricalCounts, NumericSketch, Profile
 
@@ -87,7 +88,7 @@ def test_build_sketches_every_column_in_order_and_the_predictions():
 
 
 def test_predictions_must_be_one_column():
-    with pytest.raises(ValueError, match="one column"):
+    with pytest.raises(DataError, match="predictions must be one column, got an array of shape"):
         profile.build(pd.DataFrame({"a": [1.0, 2.0]}), predictions=np.zeros((2, 2)))
 
 
@@ -130,12 +131,50 @@ def test_loading_a_profile_never_unpickles(monkeypatch: pytest.MonkeyPatch):
 def test_an_archive_holding_python_objects_is_refused():
     buffer = io.BytesIO()
     np.savez(buffer, header=np.array(["x", None], dtype=object))
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        DataError, match=r"^not an nbops profile \(.*\); register the version again with data"
+    ):
         Profile.from_bytes(buffer.getvalue())
 
 
 def test_bytes_that_are_not_a_profile_are_refused():
     buffer = io.BytesIO()
     np.savez(buffer, header=np.array('{"format": "something else"}'))
-    with pytest.raises(ValueError, match="not an nbops profile"):
+    with pytest.raises(DataError, match="not an nbops profile"):
         Profile.from_bytes(buffer.getvalue())
+
+
+def test_bytes_that_are_not_an_archive_are_refused_in_one_line():
+    with pytest.raises(DataError, match=r"^not an nbops profile \(.*\); register the version again"):
+        Profile.from_bytes(b"<html>not found</html>")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: profile.build([[1.0, 2.0]]),
+            DataError,
+            "the reference data must be a pandas DataFrame, not list",
+        ),
+        (
+            lambda: profile.build(pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])),
+            DataError,
+            "the reference data has duplicate column names (a): rename or drop them",
+        ),
+        (
+            lambda: profile.sketch([1.0], sketch_size=0),
+            InvalidInput,
+            "sketch_size must be a whole number >= 1",
+        ),
+        (
+            lambda: profile.sketch(np.zeros((2, 2))),
+            DataError,
+            "expected one column of values, got an array of shape (2, 2)",
+        ),
+    ],
+)
+def test_what_cannot_be_profiled_is_refused_in_one_line(call, error, message):
+    with pytest.raises(error) as refused:
+        call()
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)

@@ -37,6 +37,14 @@ class InvalidInput(NbopsError):
     """An argument from a user or a request is malformed."""
 
 
+class DataError(InvalidInput):
+    """Data handed to nbops (a batch, its labels, a reference profile) that it cannot use as it is.
+
+    Raised by the statistics themselves, so a notebook, the CLI and the REST API all get the same one
+    line instead of a numpy, pandas or scikit-learn traceback.
+    """
+
+
 class PolicyError(InvalidInput):
     """A promotion the project's policy does not allow (required gates not passed)."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import numbers
 import re
 import time
 import uuid
@@ -199,6 +200,7 @@ def log_batch(
 
     name, version = reference.resolve(model, start)
     when = _timestamp(timestamp)
+    _counts(errors=errors, cpu_seconds=cpu_seconds, peak_memory_mb=peak_memory_mb)
     notes: list[str] = []
     try:
         ref = reference.load_profile(name, version, start)
@@ -216,7 +218,9 @@ def log_batch(
 
     settings = config.resolve(start)
     options = _monitoring_options(settings)
-    thresholds = {k: options[k] for k in ("alpha", "psi_threshold", "effect_threshold") if k in options}
+    thresholds = {
+        k: options[k] for k in ("alpha", "psi_threshold", "effect_threshold", "ks_method") if k in options
+    }
 
     metrics: dict[str, float] = {"batch.rows": float(rows)}
     table = None
@@ -308,23 +312,49 @@ def _timestamp(value: datetime | float | str | None) -> datetime:
         ) from None
 
 
+def _counts(**values: Any) -> None:
+    """``errors``, ``cpu_seconds`` and ``peak_memory_mb`` are numbers >= 0 (``errors`` a whole one)."""
+    for key, value in values.items():
+        if value is None and key != "errors":
+            continue
+        whole = key == "errors"
+        kind = numbers.Integral if whole else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or value < 0:
+            kind = "a whole number" if whole else "a number"
+            raise InvalidInput(f"{key} must be {kind} >= 0, not {value!r}.")
+
+
 def _frame(features: Any, expected: list[str] | None) -> Any:
     import numpy as np
     import pandas as pd
 
     if isinstance(features, pd.DataFrame):
-        return features.set_axis([str(c) for c in features.columns], axis=1)
-    if isinstance(features, pd.Series):
-        return features.to_frame(name=str(features.name or "value"))
-    array = np.asarray(features)
-    if array.ndim != 2:
+        frame = features.set_axis([str(c) for c in features.columns], axis=1)
+    elif isinstance(features, pd.Series):
+        frame = features.to_frame(name=str(features.name or "value"))
+    else:
+        array = None if isinstance(features, dict | str | bytes) or features is None else np.asarray(features)
+        if array is None or array.ndim != 2:
+            got = type(features).__name__ if array is None else f"{array.ndim}-D data of shape {array.shape}"
+            raise InvalidInput(
+                f"features must be a table, got {got}: pass a pandas DataFrame with the features as "
+                "columns (pandas.DataFrame(batch)), or a 2-D array whose columns are in the reference's order."
+            )
+        if expected and len(expected) != array.shape[1]:
+            raise InvalidInput(
+                f"features has {array.shape[1]} columns but the reference has {len(expected)} "
+                f"({', '.join(expected[:8])}{', ...' if len(expected) > 8 else ''}): "
+                "pass a DataFrame with the reference's column names."
+            )
+        names = expected if expected else [str(i) for i in range(array.shape[1])]
+        frame = pd.DataFrame(array, columns=names)
+    if frame.columns.has_duplicates:
+        twice = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise InvalidInput(
-            f"features must be a table (DataFrame or 2-D array), got {array.ndim}-D data of shape {array.shape}."
+            f"features has duplicate column names ({', '.join(twice)}): rename or drop them so each "
+            "feature is one column, e.g. batch.loc[:, ~batch.columns.duplicated()]."
         )
-    names = (
-        expected if expected and len(expected) == array.shape[1] else [str(i) for i in range(array.shape[1])]
-    )
-    return pd.DataFrame(array, columns=names)
+    return frame
 
 
 def _column(values: Any, what: str, rows: int) -> Any:
@@ -337,13 +367,14 @@ def _column(values: Any, what: str, rows: int) -> Any:
         if values.shape[1] != 1:
             raise InvalidInput(f"{what} must be one column, got {values.shape[1]} columns.")
         values = values.iloc[:, 0]
-    array = np.asarray(values)
-    if array.ndim == 2 and array.shape[1] == 1:
+    array = None if isinstance(values, dict | str | bytes) else np.asarray(values)
+    if array is not None and array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
-    if array.ndim != 1 or len(array) != rows:
-        raise InvalidInput(
-            f"{what} has {len(array) if array.ndim else 1} values but the batch has {rows} rows."
-        )
+    if array is None or array.ndim != 1:
+        got = type(values).__name__ if array is None else f"an array of shape {array.shape}"
+        raise InvalidInput(f"{what} must be one column of values (a list, array or Series), got {got}.")
+    if len(array) != rows:
+        raise InvalidInput(f"{what} has {len(array)} values but the batch has {rows} rows.")
     return array
 
 
@@ -365,6 +396,11 @@ def _monitoring_options(settings: config.Settings) -> dict[str, Any]:
     options = settings.tool.get("monitoring", {})
     if not isinstance(options, dict):
         raise ConfigError(f"[tool.nbops.monitoring] in {settings.pyproject} must be a table.")
+    methods = ("auto", "exact", "asymp")  # drift.KS_METHODS, without importing scipy here
+    if options.get("ks_method", "auto") not in methods:
+        raise ConfigError(
+            f"[tool.nbops.monitoring] ks_method in {settings.pyproject} must be one of {', '.join(methods)}."
+        )
     for key in (
         "alpha",
         "psi_threshold",
@@ -416,6 +452,10 @@ def score_and_log(
         expected = None
     frame = _frame(features, expected)
     rows = len(frame)
+    if labels is not None:  # checked before scoring, not after the model has run
+        _column(labels, "labels", rows)
+    if sensitive is not None and not isinstance(sensitive, str):
+        _column(sensitive, "sensitive", rows)
     outputs: list[Any] = []
     probabilities: list[Any] = []
     latencies: list[float] = []

@@ -27,6 +27,10 @@ Serialisation is an ``.npz`` archive read with ``allow_pickle=False``: a profile
 model registry, and a registry artifact must never be able to run code when it is read. The
 structure (names, kinds, counts) is a JSON header stored as a 0-d string array; the numbers and the
 category labels (UTF-8 bytes plus offsets) are plain numeric arrays.
+
+Data nbops cannot summarise (duplicate column names, something that is not a table, an archive that
+is not a profile) is refused with a one-line :class:`~nbops.errors.DataError`, never a numpy or
+pandas traceback: these functions run inside ``%register`` and every logged batch.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from nbops.errors import DataError, InvalidInput
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 
@@ -155,26 +161,41 @@ class Profile:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Profile:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-        if "header" not in arrays:
-            raise ValueError("not an nbops profile: the archive has no header")
-        header = json.loads(str(arrays["header"][()]))
-        if header.get("format") != _FORMAT:
-            raise ValueError("not an nbops profile")
+        """The profile stored by :meth:`to_bytes`; anything else is a one-line ``DataError``."""
+        again = "register the version again with data (%register MODEL --name NAME --data X_train)."
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+            header = json.loads(str(arrays["header"][()])) if "header" in arrays else None
+        except (OSError, ValueError, TypeError, EOFError, KeyError) as exc:  # zip, pickle, JSON errors
+            raise DataError(f"not an nbops profile ({_first_line(exc)}); {again}") from None
+        if not isinstance(header, dict) or header.get("format") != _FORMAT:
+            raise DataError(f"not an nbops profile; {again}")
         if header.get("version") != _VERSION:
-            raise ValueError(f"nbops profile version {header.get('version')} is not supported")
-        features = {entry["name"]: _restore(entry, arrays) for entry in header["features"]}
-        prediction = None if header["prediction"] is None else _restore(header["prediction"], arrays)
-        return cls(features=features, prediction=prediction, rows=int(header["rows"]))
+            raise DataError(f"nbops profile version {header.get('version')} is not supported; {again}")
+        try:
+            features = {entry["name"]: _restore(entry, arrays) for entry in header["features"]}
+            prediction = None if header["prediction"] is None else _restore(header["prediction"], arrays)
+            return cls(features=features, prediction=prediction, rows=int(header["rows"]))
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"the nbops profile is damaged ({_first_line(exc)}); {again}") from None
 
 
 def build(
     data: pd.DataFrame, predictions: Any = None, sketch_size: int = 10_000, workers: int = 2
 ) -> Profile:
     """Sketch every column of ``data`` (and ``predictions``, if given); columns run on ``workers`` threads."""
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(
+            f"the reference data must be a pandas DataFrame, not {type(data).__name__}: "
+            "pass pandas.DataFrame(data) with the features' names as columns."
+        )
     if data.columns.has_duplicates:
-        raise ValueError("the reference has duplicate column names")
+        twice = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+        raise DataError(
+            f"the reference data has duplicate column names ({', '.join(twice)}): "
+            "rename or drop them so each feature is one column."
+        )
     columns = list(data.columns)
     sketches = map_columns(lambda name: sketch(data[name], sketch_size=sketch_size), columns, workers)
     prediction = None if predictions is None else sketch(_one_column(predictions), sketch_size=sketch_size)
@@ -183,8 +204,8 @@ def build(
 
 def sketch(values: Any, sketch_size: int = 10_000) -> Sketch:
     """The sketch of one column (or of the predictions), numeric or categorical by :func:`kind_of`."""
-    if sketch_size < 1:
-        raise ValueError("sketch_size must be at least 1")
+    if isinstance(sketch_size, bool) or not isinstance(sketch_size, int) or sketch_size < 1:
+        raise InvalidInput(f"sketch_size must be a whole number >= 1, not {sketch_size!r}.")
     series = _as_series(values)
     if kind_of(series) == NUMERIC:
         return numeric_sketch(float_values(series), sketch_size)
@@ -269,14 +290,16 @@ def _as_series(values: Any) -> pd.Series:
         return values
     array = np.asarray(values)
     if array.ndim != 1:
-        raise ValueError(f"expected one column of values, got an array of shape {array.shape}")
+        raise DataError(f"expected one column of values, got an array of shape {array.shape}.")
     return pd.Series(array, copy=False)
 
 
 def _one_column(predictions: Any) -> pd.Series:
     if isinstance(predictions, pd.DataFrame):
         if predictions.shape[1] != 1:
-            raise ValueError("predictions must be one column")
+            raise DataError(
+                f"predictions must be one column, got {predictions.shape[1]}: pass the predicted labels or values."
+            )
         return predictions.iloc[:, 0]
     if isinstance(predictions, pd.Series):
         return predictions
@@ -284,8 +307,16 @@ def _one_column(predictions: Any) -> pd.Series:
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
-        raise ValueError(f"predictions must be one column, got an array of shape {array.shape}")
+        raise DataError(
+            f"predictions must be one column, got an array of shape {array.shape}: "
+            "pass the predicted labels or values."
+        )
     return pd.Series(array, copy=False)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _more_distinct_than(series: pd.Series, limit: int) -> bool:

@@ -68,6 +68,8 @@ def build_profile(model: Any, data: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"--data must be a table (DataFrame or 2-D array) to profile: {exc}") from None
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    if frame.empty:
+        raise InvalidInput("--data has no rows (or no columns): pass the training data to compare with.")
     predict = getattr(model, "predict", None)
     predictions = predict(data) if callable(predict) else None
     return profile.build(frame, predictions)

@@ -299,8 +299,8 @@ gate_parameters = {{ data_path = "{{report_dir}}/holdout.csv", min_accuracy = 0.
     registry.promote("monitored-classifier", 1, "champion", reason="first", force=True)
     X_new, y_new = lending_sample(500, seed=9, drift=1.0)
     result = monitor.score_and_log("monitored-classifier", X_new, y_new)
-    (alert,) = result.alerts
-    assert alert["retrain_state"] == "succeeded", alert.get("retrain_error")
+    (alert,) = monitor.wait_for_retraining(alerts=result.alerts)
+    assert alert["retrain_state"] == "finished", alert.get("retrain_error")
     assert alert["challenger_version"] == "2" and alert["gates"] == "passed"
     assert Path(alert["retrain_notebook"]).is_file()
     mv = registry.get_version("monitored-classifier", 2)
@@ -333,7 +333,7 @@ def test_a_retrain_notebook_that_fails_keeps_the_alert_and_says_why(project: Pat
     configure(project, RULE.replace("window = 2", 'window = 1\nretrain = "retrain.ipynb"'))
     model, _ = register()
     X, y = sample(400, 50, shift=1.5)
-    (alert,) = monitor.log_batch("loans", X, model.predict(X), y).alerts
+    (alert,) = monitor.wait_for_retraining(alerts=monitor.log_batch("loans", X, model.predict(X), y).alerts)
     assert alert["state"] == "open" and alert["retrain_state"] == "failed"
     assert "warehouse unreachable" in alert["retrain_error"]
     assert Path(alert["retrain_notebook"]).is_file()  # the executed notebook is kept

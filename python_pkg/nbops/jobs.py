@@ -1,9 +1,9 @@
 """Running one notebook headless, as its own process group, against the project's store.
 
-Monitoring's retrain trigger and the health review both execute a notebook on the user's behalf.
+Monitoring's retraining job and the health review both execute a notebook on the user's behalf.
 papermill runs in a child process so the kernel gets the store's URI in its environment (whatever
-the calling process resolved), a hung kernel can be stopped as a whole at the timeout, and the
-executed notebook is written even when a cell fails.
+the calling process resolved), a hung kernel can be stopped as a whole at the timeout (or when
+the caller itself is stopped), and the executed notebook is written even when a cell fails.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ def execute(
             raise NbopsError(
                 f"{notebook.name} ran past {timeout:g} s and was stopped; see {output}"
             ) from None
+        except BaseException:  # the caller is being stopped (a signal, Ctrl-C): so is the notebook
+            kill_tree(proc)
+            proc.wait()
+            raise
     if proc.returncode != 0:
         lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
         last = next((x for x in reversed(lines) if "Error" in x), lines[-1] if lines else "no output")

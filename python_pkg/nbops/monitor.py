@@ -1,8 +1,9 @@
 """``nbops.monitor``: the notebook face of monitoring, one namespace for its functions.
 
 ``nbops.monitor.log_batch(...)``, ``score_and_log``, ``drift``, ``compare``, ``series``,
-``alerts``, ``check``, ``review``. Each is defined in ``nbops.monitoring``; this module only
-gathers them under names that read well in a notebook, imported on first use.
+``alerts``, ``check``, ``wait_for_retraining``, ``review``. Each is defined in
+``nbops.monitoring``; this module only gathers them under names that read well in a notebook,
+imported on first use.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .monitoring.alerting import alerts, check, open_alert_counts
+    from .monitoring.alerting import alerts, check, open_alert_counts, wait_for_retraining
     from .monitoring.batches import compare, log_batch, monitored_versions, score_and_log, series
     from .monitoring.drift import drift
     from .monitoring.review import review
@@ -25,6 +26,7 @@ _WHERE = {
     "alerts": "alerting",
     "check": "alerting",
     "open_alert_counts": "alerting",
+    "wait_for_retraining": "alerting",
     "review": "review",
 }
 
@@ -39,6 +41,7 @@ __all__ = [
     "review",
     "score_and_log",
     "series",
+    "wait_for_retraining",
 ]
 
 

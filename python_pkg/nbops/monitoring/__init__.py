@@ -8,7 +8,8 @@ time), so the history is plain MLflow and the sidebar can chart it. Alert rules 
 
 Modules: ``profile`` (the reference profile stored at registration), ``drift`` (the statistics),
 ``quality`` (performance, latency, fairness, health, cost), ``reference`` (profiles and baselines
-in the store), ``batches`` (logging and reading batches), ``alerting``, ``retrain``, ``review``.
+in the store), ``batches`` (logging and reading batches), ``alerting``, ``retraining`` (the
+background job an alert queues: ``retrain_job`` runs ``retrain``), ``review``.
 ``nbops.monitor`` is the public face gathering their functions. Importing this package is cheap;
 numpy, pandas, scipy and MLflow load on first use.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .alerting import alerts, check, open_alert_counts
+    from .alerting import alerts, check, open_alert_counts, wait_for_retraining
     from .batches import compare, log_batch, monitored_versions, score_and_log, series
 
 # Functions whose names are not also submodule names (``drift`` and ``review`` are both: use
@@ -32,6 +33,7 @@ _WHERE = {
     "alerts": "alerting",
     "check": "alerting",
     "open_alert_counts": "alerting",
+    "wait_for_retraining": "alerting",
 }
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "open_alert_counts",
     "score_and_log",
     "series",
+    "wait_for_retraining",
 ]
 
 

@@ -20,6 +20,17 @@ neither opens nor closes anything, and a NaN never fires.
 
 Alerts are runs of the ``nbops-alerts`` experiment (their state in tags), and each opening and
 resolution is an audit event, so the sidebar and ``nbops monitor check`` read the same record.
+
+Opening is a compare-and-set on MLflow's write-once params, as the audit log's chain is: episode
+``n`` of a rule is the param ``nbops.alert.episode.<rule>.<n>`` on the version's monitoring run,
+naming its alert. Writers (batches logged at once, ``monitor check`` on several machines) read
+the newest episode, and when it is over create a ``pending`` alert and claim ``n + 1`` with it;
+one claim lands, the others delete their alert and leave the episode to it. Resolving claims
+``nbops.alert.resolved`` on the alert the same way, so it is resolved and audited once.
+
+A rule with ``retrain`` queues a background job when its alert opens (``retraining``): evaluating
+returns at once, and the job's state — ``queued``, ``running``, ``finished`` or ``failed`` — is
+read on the alert. ``wait_for_retraining`` (``nbops monitor check --wait``) blocks until it ends.
 """
 
 from __future__ import annotations
@@ -27,6 +38,8 @@ from __future__ import annotations
 import contextlib
 import math
 import operator
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +48,18 @@ from typing import Any
 from .. import audit, config, store
 from ..errors import ConfigError, InvalidInput
 from ..filters import literal
+from . import retraining
 
 _Start = Path | str | None
 
 EXPERIMENT = "nbops-alerts"
 TAG = "nbops.alert."
 OPEN, RESOLVED = "open", "resolved"
+#: An alert created but not (yet) the one of its episode: never listed, never resolved.
+PENDING = "pending"
+EPISODE = TAG + "episode."
+PARAM_RESOLVED = TAG + "resolved"
+_RULE_KEY = re.compile(r"[\w\-]{1,100}", re.ASCII)
 SEVERITIES = ("info", "warning", "critical")
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -130,6 +149,7 @@ def evaluate(name: str, version: str, batch: int | None = None, start: _Start = 
     """Apply every rule to a version's latest batches; open and resolve alerts. Returns what changed.
 
     ``batch`` is the batch just logged: a rule whose metric that batch did not record is skipped.
+    An alert this call opened comes back with its retraining ``queued``; the job runs on its own.
     """
     from .batches import monitoring_run_id
 
@@ -140,6 +160,9 @@ def evaluate(name: str, version: str, batch: int | None = None, start: _Start = 
     if run_id is None:
         return []
     client = store.client(start)
+    # The episodes as they stand now, before anything is judged: a claim made after this read
+    # takes the same number this writer would, so only one of the two lands.
+    claims = client.get_run(run_id).data.params
     changes = []
     for rule in applicable:
         history = sorted(client.get_metric_history(run_id, rule.metric), key=lambda m: m.step)
@@ -147,29 +170,87 @@ def evaluate(name: str, version: str, batch: int | None = None, start: _Start = 
             continue
         last = history[-rule.window :]
         firing = len(last) == rule.window and all(rule.breached(m.value) for m in last)
-        current = _open_alert(client, rule, name, version, start)
+        episode, current = _current(client, claims, rule, name, version, start)
         if firing and current is None:
-            alert = _open(client, rule, name, version, history[-1], start)
-            if rule.retrain:
-                from . import retrain
-
-                alert = retrain.run(rule, alert, start=start)
+            alert = _open(client, run_id, episode + 1, rule, name, version, history[-1], start)
+            if alert is None:
+                continue  # another writer opened this episode's alert
+            if rule.retrain and retraining.queue(alert, rule, start):
+                alert = _alert(client.get_run(alert["id"]))
             changes.append(alert)
-        elif current is not None and not rule.breached(history[-1].value):
-            changes.append(_resolve(client, current, history[-1], start))
+        elif current is not None and current["state"] == OPEN and not rule.breached(history[-1].value):
+            resolved = _resolve(client, current, history[-1], start)
+            if resolved is not None:
+                changes.append(resolved)
     return changes
 
 
 def check(model: str | None = None, start: _Start = None) -> list[dict[str, Any]]:
     """Evaluate the rules on every monitored version (of ``model``); return the alerts still open.
 
-    For cron or CI: ``nbops monitor check`` exits non-zero when this is not empty.
+    For cron or CI: ``nbops monitor check`` exits non-zero when this is not empty. An alert it
+    opens queues its retraining and returns: checking never waits for, nor does, the retraining
+    itself. A retraining job found dead is recorded as ``failed``.
     """
     from .batches import monitored_versions
 
     for entry in monitored_versions(model, start):
         evaluate(entry["model"], entry["version"], start=start)
-    return alerts(model=model, state=OPEN, start=start)
+    found = alerts(model=model, state=OPEN, start=start)
+    retraining.settle_all([a["id"] for a in found if a.get("retrain_state") == retraining.FAILED], start)
+    return found
+
+
+def wait_for_retraining(
+    model: str | None = None,
+    alerts: list[dict[str, Any] | str] | None = None,
+    timeout: float | None = None,
+    start: _Start = None,
+) -> list[dict[str, Any]]:
+    """Block until retraining jobs have ended; returns their alerts as they are then.
+
+    ``alerts`` (alert dicts, e.g. ``BatchResult.alerts``, or ids) names the alerts to wait for;
+    without it, every alert (of ``model``) whose retraining is queued or running. A job found
+    dead is recorded as ``failed``. ``NbopsError`` when ``timeout`` seconds pass first.
+    """
+    if alerts is None:
+        listed = _list_alerts(model, None, start)
+        ids = [a["id"] for a in listed if a.get("retrain_state") in retraining.ACTIVE]
+    else:
+        ids = [a if isinstance(a, str) else a["id"] for a in alerts]
+    retraining.wait(ids, timeout, start)
+    client = store.client(start)
+    return [_alert(client.get_run(alert_id)) for alert_id in ids]
+
+
+def _rule_key(rule: Rule) -> str:
+    if _RULE_KEY.fullmatch(rule.name):
+        return rule.name
+    import hashlib
+
+    return "sha256-" + hashlib.sha256(rule.name.encode()).hexdigest()[:16]
+
+
+def _current(
+    client: Any, claims: dict[str, str], rule: Rule, name: str, version: str, start: _Start
+) -> tuple[int, dict[str, Any] | None]:
+    """The newest episode number of ``rule`` and its alert while the episode lasts (else None)."""
+    prefix = f"{EPISODE}{_rule_key(rule)}."
+    numbers = [int(n) for k in claims if k.startswith(prefix) and (n := k.removeprefix(prefix)).isdigit()]
+    if not numbers:  # no episode claimed yet (or alerts opened before episodes were claimed)
+        return 0, _open_alert(client, rule, name, version, start)
+    episode = max(numbers)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(claims[f"{prefix}{episode}"])
+    except MlflowException:  # its alert was removed for good: the episode is over
+        return episode, None
+    if run.info.lifecycle_stage != "active" or run.data.tags.get(f"{TAG}state") == RESOLVED:
+        return episode, None
+    if run.data.tags.get(f"{TAG}state") == PENDING:  # its writer is between claim and open (or died there)
+        client.set_tag(run.info.run_id, f"{TAG}state", OPEN)  # the same tag its writer sets
+    return episode, _alert(run)  # still ``pending`` here: not resolved before its writer is done
 
 
 def _experiment_id(start: _Start) -> str:
@@ -193,7 +274,17 @@ def _message(rule: Rule, name: str, version: str, value: float) -> str:
     return f"{rule.metric} {rule.op} {rule.threshold:g} over {span} of {name} v{version} (now {value:.4g})"
 
 
-def _open(client: Any, rule: Rule, name: str, version: str, point: Any, start: _Start) -> dict[str, Any]:
+def _open(
+    client: Any,
+    monitoring_run: str,
+    episode: int,
+    rule: Rule,
+    name: str,
+    version: str,
+    point: Any,
+    start: _Start,
+) -> dict[str, Any] | None:
+    """Open episode ``episode``'s alert, or return None when another writer's claim landed first."""
     message = _message(rule, name, version, point.value)
     tags = {
         f"{TAG}rule": rule.name,
@@ -204,7 +295,8 @@ def _open(client: Any, rule: Rule, name: str, version: str, point: Any, start: _
         f"{TAG}threshold": f"{rule.threshold:g}",
         f"{TAG}window": str(rule.window),
         f"{TAG}severity": rule.severity,
-        f"{TAG}state": OPEN,
+        f"{TAG}state": PENDING,
+        f"{TAG}episode": str(episode),
         f"{TAG}value": repr(point.value),
         f"{TAG}opened_at": _iso(point.timestamp),
         f"{TAG}opened_batch": str(point.step),
@@ -212,7 +304,12 @@ def _open(client: Any, rule: Rule, name: str, version: str, point: Any, start: _
         "mlflow.note.content": message,
     }
     run = client.create_run(_experiment_id(start), tags=tags, run_name=f"{rule.name}: {name} v{version}")
-    client.set_terminated(run.info.run_id, "FINISHED")
+    run_id = run.info.run_id
+    if not _claim(client, monitoring_run, f"{EPISODE}{_rule_key(rule)}.{episode}", run_id):
+        _discard(client, run_id)
+        return None
+    client.set_tag(run_id, f"{TAG}state", OPEN)
+    client.set_terminated(run_id, "FINISHED")
     audit.append(
         "alert",
         model=name,
@@ -223,18 +320,28 @@ def _open(client: Any, rule: Rule, name: str, version: str, point: Any, start: _
             "rule": rule.name,
             "severity": rule.severity,
             "batch": str(point.step),
-            "alert": run.info.run_id,
+            "alert": run_id,
         },
         start=start,
     )
-    return _alert(client.get_run(run.info.run_id))
+    return _alert(client.get_run(run_id))
 
 
-def _resolve(client: Any, alert: dict[str, Any], point: Any, start: _Start) -> dict[str, Any]:
+def _resolve(client: Any, alert: dict[str, Any], point: Any, start: _Start) -> dict[str, Any] | None:
+    """Resolve ``alert`` at ``point``; None when another writer resolved it first."""
+    from mlflow.entities import RunTag
+
     run_id = alert["id"]
-    client.set_tag(run_id, f"{TAG}state", RESOLVED)
-    client.set_tag(run_id, f"{TAG}resolved_at", _iso(point.timestamp))
-    client.set_tag(run_id, f"{TAG}resolved_batch", str(point.step))
+    if not _claim(client, run_id, PARAM_RESOLVED, f"{point.step} {uuid.uuid4().hex}"):
+        return None
+    client.log_batch(
+        run_id,
+        tags=[
+            RunTag(f"{TAG}resolved_at", _iso(point.timestamp)),
+            RunTag(f"{TAG}resolved_batch", str(point.step)),
+            RunTag(f"{TAG}state", RESOLVED),
+        ],
+    )
     audit.append(
         "alert-resolved",
         model=alert["model"],
@@ -247,19 +354,35 @@ def _resolve(client: Any, alert: dict[str, Any], point: Any, start: _Start) -> d
     return _alert(client.get_run(run_id))
 
 
-def set_fields(alert: dict[str, Any], values: dict[str, str], start: _Start = None) -> dict[str, Any]:
-    """Record more about an alert (what its retrain did, say); returns the alert as stored."""
-    client = store.client(start)
-    for key, value in values.items():
-        client.set_tag(alert["id"], f"{TAG}{key}", value)
-    return _alert(client.get_run(alert["id"]))
+def _claim(client: Any, run_id: str, key: str, value: str) -> bool:
+    """Write-once param ``key`` = ``value`` on ``run_id``; True if this value is the one that landed."""
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):  # refused: another writer's value is there; read it
+        client.log_param(run_id, key, value)
+    return client.get_run(run_id).data.params.get(key) == value
+
+
+def _discard(client: Any, run_id: str) -> None:
+    """A losing writer's alert goes; left behind, it stays ``pending`` and is never listed."""
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):
+        client.delete_run(run_id)
 
 
 # --- reading ---------------------------------------------------------------------------------------
 
 
 def alerts(model: str | None = None, state: str | None = None, start: _Start = None) -> list[dict[str, Any]]:
-    """Alerts, newest first, optionally of one model and in one state (``open`` / ``resolved``)."""
+    """Alerts, newest first, optionally of one model and in one state (``open`` / ``resolved``).
+
+    A retraining whose job died shows as ``failed`` (``retraining.state``).
+    """
+    return _list_alerts(model, state, start)
+
+
+def _list_alerts(model: str | None, state: str | None, start: _Start) -> list[dict[str, Any]]:
     if state not in (None, OPEN, RESOLVED):
         raise InvalidInput(f"state must be {OPEN} or {RESOLVED}, not {state!r}.")
     client = store.client(start)
@@ -269,8 +392,7 @@ def alerts(model: str | None = None, state: str | None = None, start: _Start = N
     filters = []
     if model:
         filters.append(f"tags.`{TAG}model` = {literal(model)}")
-    if state:
-        filters.append(f"tags.`{TAG}state` = '{state}'")
+    filters.append(f"tags.`{TAG}state` = '{state}'" if state else f"tags.`{TAG}state` != '{PENDING}'")
     found, token = [], None
     while True:
         page = client.search_runs(
@@ -305,7 +427,7 @@ def _alert(run: Any) -> dict[str, Any]:
     for key in ("window", "opened_batch", "resolved_batch"):
         if key in out and out[key].isdigit():
             out[key] = int(out[key])
-    return out
+    return retraining.state(out)
 
 
 def _iso(millis: int) -> str:

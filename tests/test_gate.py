@@ -150,10 +150,60 @@ def test_an_error_cell_fails_the_gate_even_after_passing_checks() -> None:
         "gate.check('never', 1, '==', 1)",
     )
     assert [c.name for c in gate.checks_from_notebook(nb)] == ["accuracy"]
-    assert gate.verdict(nb) == ("failed", "cell 2 raised RuntimeError: holdout file is empty")
+    # The third cell, prompt In [3]: only the first line of the message.
+    assert gate.verdict(nb) == ("failed", "cell 3 (In [3]): RuntimeError: holdout file is empty")
 
 
 def test_a_gate_without_checks_fails() -> None:
     nb = execute("x = 1")
     assert gate.verdict(nb) == ("failed", "the gate made no check")
     assert gate.verdict(nbformat.v4.new_notebook()) == ("failed", "the gate made no check")
+
+
+def test_a_failing_line_magic_is_named_by_its_cell_type_and_message(tmp_path) -> None:
+    """papermill marks the cell failed, but IPython leaves no error output, only a stderr line.
+
+    The cell is named as the gate's author counts it (markdown cells included, papermill's cells
+    not), with the prompt the executed notebook shows beside it.
+    """
+    import papermill as pm
+
+    source = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# A gate"),
+            nbformat.v4.new_code_cell("threshold = 0", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_markdown_cell("## Checks"),
+            nbformat.v4.new_code_cell("from nbops import gate\ngate.check('ok', 1, '>=', threshold)"),
+            nbformat.v4.new_code_cell("x = 1\n%no_such_magic --now"),
+            nbformat.v4.new_code_cell("print('never')"),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(source, tmp_path / "gate.ipynb")
+    with contextlib.suppress(pm.PapermillExecutionError):
+        pm.execute_notebook(
+            tmp_path / "gate.ipynb", tmp_path / "out.ipynb", parameters={"threshold": 1}, progress_bar=False
+        )
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    (error,) = gate.errors_in_notebook(executed)
+    # The author's fifth cell; its prompt is In [4] because papermill's injected parameters cell
+    # ran second.
+    assert str(error) == "cell 5 (In [4]): UsageError: Line magic function `%no_such_magic` not found."
+    # On disk it is the eighth cell: papermill added an error banner on top, the injected
+    # parameters below the parameters cell and a banner above the failed cell.
+    assert error.index == 7
+    cell = executed.cells[7]
+    assert cell.source == source.cells[4].source and cell.execution_count == 4
+    tags = [c.metadata.get("tags", []) for c in executed.cells[:7]]
+    assert tags == [
+        ["papermill-error-cell-tag"],
+        [],
+        ["parameters"],
+        ["injected-parameters"],
+        [],
+        [],
+        ["papermill-error-cell-tag"],
+    ]
+    assert gate.verdict(executed) == ("failed", str(error))
+    # A reason that names papermill's injected cell (a timeout while it runs) says so.
+    assert gate.name_of_cell(executed, 3) == "papermill's injected parameters cell (In [2])"

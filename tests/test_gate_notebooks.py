@@ -21,6 +21,10 @@ from sklearn.preprocessing import StandardScaler
 
 from nbops import gate, registry
 
+#: One module-wide store and classifier that every gate notebook reads; what is checked here is the
+#: notebooks' arithmetic, not the store (test_team_server.py runs a shipped gate over the server).
+pytestmark = pytest.mark.sqlite_only(reason="the gate notebooks' computations; one module-wide store")
+
 ROOT = Path(__file__).parents[1]
 GATES = ROOT / "notebooks" / "gates"
 SHIPPED = [*sorted(GATES.glob("*.ipynb")), ROOT / "templates" / "gate.ipynb"]
@@ -181,3 +185,11 @@ def test_a_gate_without_a_model_fails_with_the_reason(gated) -> None:
     failing = run_gate(GATES / "latency.ipynb", gated, model_uri="", data_path=gated["holdout"])
     status, reason = gate.verdict(failing)
     assert status == "failed" and "ValueError: this gate needs -p model_uri" in reason
+    # The reason names the cell by its position among the gate's own cells and its prompt.
+    (error,) = gate.errors_in_notebook(failing)
+    assert reason.startswith(f"cell {error.position} (In [{error.execution_count}]): ValueError: ")
+    cell = failing.cells[error.index]
+    written = nbformat.read(GATES / "latency.ipynb", as_version=4).cells
+    assert cell.source == written[error.position - 1].source
+    assert cell.execution_count == error.execution_count
+    assert [o.ename for o in cell.outputs if o.output_type == "error"] == ["ValueError"]

@@ -1,7 +1,16 @@
-"""The ``nbops`` command: the terminal and CI face of nbops."""
+"""The ``nbops`` command: the terminal and CI face of nbops.
+
+Every way a command can end maps to one :class:`ExitCode`, decided here and nowhere else: the core
+returns verdicts (a gate report, the audit chain's problems, the open alerts) and raises
+``NbopsError`` for what a user can fix; this module turns those into the codes ``nbops --help``
+lists. Anything else that escapes a command is a bug: it ends with ``ExitCode.UNEXPECTED``, one
+line on stderr, and the full traceback in a log file whose path that line gives.
+"""
 
 from __future__ import annotations
 
+import enum
+import errno
 import functools
 import json
 import sys
@@ -14,18 +23,50 @@ import click
 from . import __version__
 from .errors import NbopsError
 
-#: Exit codes, so scripts and CI can tell refusals apart (3 is "audit chain broken").
-EXIT_INVALID, EXIT_NOT_FOUND, EXIT_STORE = 2, 4, 5
+
+class ExitCode(enum.IntEnum):
+    """What ``nbops`` exits with, so scripts and CI can tell outcomes apart (listed in ``nbops --help``)."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    AUDIT_TAMPERED = 3
+    NOT_FOUND = 4
+    STORE = 5
+    UNEXPECTED = 70  # sysexits.h's EX_SOFTWARE: an internal error
+    INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
-def _exit_code(exc: NbopsError) -> int:
+#: What each code means, in the words ``nbops --help`` prints.
+EXIT_MEANINGS = {
+    ExitCode.OK: "done; every gate passed, no alert is open, the audit chain is intact",
+    ExitCode.CHECK_FAILED: "a gate failed, or an alert is open (nbops monitor check)",
+    ExitCode.USAGE: "invalid input or arguments, refused by the promotion policy, or a gate could not run",
+    ExitCode.AUDIT_TAMPERED: "the audit chain is broken (nbops audit --verify)",
+    ExitCode.NOT_FOUND: "the model, version or run does not exist",
+    ExitCode.STORE: "the MLflow store cannot be reached or used",
+    ExitCode.UNEXPECTED: "an unexpected error (a bug); the traceback is in the log file named on stderr",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+def _exit_code(exc: NbopsError) -> ExitCode:
     from .errors import NotFound, StoreError
 
     if isinstance(exc, NotFound):
-        return EXIT_NOT_FOUND
+        return ExitCode.NOT_FOUND
     if isinstance(exc, StoreError):
-        return EXIT_STORE
-    return EXIT_INVALID
+        return ExitCode.STORE
+    return ExitCode.USAGE
+
+
+def _gate_exit_code(report: Any) -> ExitCode:
+    """A gate report's verdict as an exit code: passed, failed, or a gate that could not run."""
+    from .gates import ERROR
+
+    if any(outcome.result == ERROR for outcome in report.outcomes):
+        return ExitCode.USAGE
+    return ExitCode.OK if report.passed else ExitCode.CHECK_FAILED
 
 
 def _reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,6 +83,54 @@ def _reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _write_traceback(exc: BaseException) -> str:
+    """The traceback of an unexpected error, in a log file of its own; returns the file's path."""
+    import os
+    import platform
+    import tempfile
+    import traceback
+
+    handle, path = tempfile.mkstemp(prefix=f"nbops-error-{datetime.now():%Y%m%d-%H%M%S}-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as log:
+        log.write(f"nbops {__version__} on Python {platform.python_version()} ({platform.platform()})\n")
+        log.write(f"command: {' '.join(sys.argv)}\n\n")
+        log.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+class _Commands(click.Group):
+    """The ``nbops`` group, with the CLI's one error boundary around every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: usage errors (exit 2) and explicit exits
+        except NbopsError as exc:  # a command without @_reports_errors
+            click.echo(f"nbops: error: {exc}", err=True)
+            raise click.exceptions.Exit(_exit_code(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("nbops: interrupted", err=True)
+            raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
+        except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                raise  # output piped into a closed reader (| head): click handles it quietly
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            where = _write_traceback(exc)
+            click.echo(
+                f"nbops: unexpected error ({type(exc).__name__}{': ' + first if first else ''}); "
+                f"this is a bug in nbops; the traceback is in {where}",
+                err=True,
+            )
+            raise click.exceptions.Exit(ExitCode.UNEXPECTED) from None
+
+
+def _help_epilog() -> str:
+    # \b keeps click from rewrapping the table into one paragraph.
+    rows = "\n".join(f"  {int(code):>3}  {EXIT_MEANINGS[code]}" for code in ExitCode)
+    return f"\b\nExit codes:\n{rows}"
+
+
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -50,16 +139,14 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_help_epilog())
 @click.version_option(__version__, prog_name="nbops")
 def main() -> None:
     """nbops — a notebook-first MLOps workbench on MLflow.
 
     The store is MLFLOW_TRACKING_URI, else tracking_uri under [tool.nbops] in the
     nearest pyproject.toml, else the embedded SQLite store in .nbops/ of the project.
-
-    Exit codes: 0 done, 2 invalid input or refused, 3 audit chain broken,
-    4 model/version/run not found, 5 store unreachable.
+    Errors are one line on stderr; the exit code says which kind (below).
     """
 
 
@@ -253,10 +340,12 @@ def gate_run(
     report: str | None,
     as_json: bool,
 ) -> None:
-    """Run GATE... (performance, data_validation, fairness, latency or notebook paths) on a model version.
+    """Run GATE... (gate names or notebook paths) on a model version.
 
-    Each gate runs headless in its own process; its verdict is recorded on the model version
-    (tag nbops.gate.GATE), in the audit log and as a run of the experiment nbops-gates.
+    A name is the project's notebooks/gates/NAME.ipynb, else the shipped gate NAME
+    (nbops gate list shows them all). Each gate runs headless in its own process; its
+    verdict is recorded on the model version (tag nbops.gate.GATE), in the audit log and
+    as a run of the experiment nbops-gates.
     Exit codes: 0 every gate passed, 1 a gate failed, 2 a gate could not run (or invalid input).
     """
     from papermill.cli import _resolve_type
@@ -275,7 +364,36 @@ def gate_run(
         progress=lambda line: click.echo(line, err=True),
     )
     click.echo(json.dumps(done.to_dict(), indent=2) if as_json else done.summary_table())
-    sys.exit(done.exit_code)
+    sys.exit(_gate_exit_code(done))
+
+
+@gate.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_reports_errors
+def gate_list(as_json: bool) -> None:
+    """List the gate names this project can run, each with the notebook it means.
+
+    The project's notebooks/gates/NAME.ipynb wins over a shipped gate of the same name.
+    """
+    from pathlib import Path
+
+    from . import config
+    from . import gates as runner
+
+    root = config.find_project_root()
+    known = runner.available()
+    if as_json:
+        click.echo(json.dumps({"project_root": str(root), "gates": [g.to_dict() for g in known]}, indent=2))
+        return
+
+    def shown(path: Path) -> str:
+        return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+    rows = [
+        (g.name, g.source, shown(g.path), ", ".join(f"overrides the {s} {shown(p)}" for s, p in g.overrides))
+        for g in known
+    ]
+    _table(("GATE", "FROM", "NOTEBOOK", "NOTE"), rows)
 
 
 # --- nbops audit ----------------------------------------------------------------------------------
@@ -312,7 +430,7 @@ def audit(model: str | None, action: str | None, verify: bool, as_json: bool) ->
         else:
             for problem in result.problems:
                 click.echo(problem.describe())
-        sys.exit(0 if result.ok else 3)
+        sys.exit(ExitCode.OK if result.ok else ExitCode.AUDIT_TAMPERED)
     found = audit_log.events(model=model, action=action)
     if as_json:
         click.echo(json.dumps([event.to_dict() for event in found], indent=2))
@@ -364,15 +482,36 @@ def monitor() -> None:
 @monitor.command("check")
 @click.option("--model", help="Only this registered model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the open alerts as JSON.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Block until the retraining jobs of the open alerts have finished or failed.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="With --wait: give up after this many seconds (exit 2) [default: no limit].",
+)
 @_reports_errors
-def monitor_check(model: str | None, as_json: bool) -> None:
+def monitor_check(model: str | None, as_json: bool, wait: bool, timeout: float | None) -> None:
     """Evaluate the [tool.nbops.alerts] rules on every monitored version; list the open alerts.
 
-    For cron or CI. Exit codes: 0 no open alert, 1 an alert is open (2/4/5 as for every command).
+    For cron or CI. An alert whose rule names a retrain notebook starts a retraining job in the
+    background and the check returns at once (the RETRAIN column shows the job: queued, running,
+    finished or failed); the job, not the check, registers the challenger and gates it. --wait
+    blocks until those jobs end. Exit codes: 0 no open alert, 1 an alert is open (2/4/5 as for
+    every command).
     """
     from .monitoring import alerting
 
     found = alerting.check(model)
+    if wait:
+        retraining = [a for a in found if a.get("retrain_state")]
+        if any(a["retrain_state"] in ("queued", "running") for a in retraining):
+            click.echo("waiting for retraining…", err=True)
+        done = {a["id"]: a for a in alerting.wait_for_retraining(alerts=retraining, timeout=timeout)}
+        found = [done.get(a["id"], a) for a in found]
     if as_json:
         click.echo(json.dumps(found, indent=2))
     elif not found:
@@ -385,12 +524,26 @@ def monitor_check(model: str | None, as_json: bool) -> None:
                 str(a.get("version", "")),
                 a.get("rule", ""),
                 a.get("opened_at", ""),
+                _retrain_cell(a),
                 a.get("message", ""),
             )
             for a in found
         ]
-        _table(("SEVERITY", "MODEL", "VERSION", "RULE", "OPENED", "MESSAGE"), rows)
-    sys.exit(1 if found else 0)
+        _table(("SEVERITY", "MODEL", "VERSION", "RULE", "OPENED", "RETRAIN", "MESSAGE"), rows)
+    sys.exit(ExitCode.CHECK_FAILED if found else ExitCode.OK)
+
+
+def _retrain_cell(alert: dict[str, Any]) -> str:
+    """``finished: v2, gates passed`` — what the alert's retraining job did, in one cell."""
+    state = alert.get("retrain_state")
+    if not state:
+        return "-"
+    facts = [f"v{alert['challenger_version']}"] if alert.get("challenger_version") else []
+    if alert.get("gates"):
+        facts.append(f"gates {alert['gates']}")
+    if alert.get("promoted") == "true":
+        facts.append("promoted")
+    return f"{state}: {', '.join(facts)}" if facts else state
 
 
 @main.command()

@@ -16,6 +16,7 @@ import html
 import math
 import numbers
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -157,29 +158,134 @@ def checks_from_notebook(nb: Any) -> list[Check]:
     return found
 
 
-def errors_in_notebook(nb: Any) -> list[tuple[int, str, str]]:
-    """``(cell index, ename, first line of evalue)`` of every error output of the notebook."""
-    return [
-        (index, str(output.get("ename", "")), str(output.get("evalue", "")).strip().split("\n")[0])
-        for index, cell in enumerate(nb.cells)
-        if cell.get("cell_type") == "code"
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
+@dataclass(frozen=True)
+class CellError:
+    """An error a cell of an executed notebook stopped with, named as the gate's author finds that cell.
+
+    ``index`` is the cell's place in the executed notebook (``nb.cells[index]``). ``position``
+    counts, from 1, the cells the author wrote (markdown cells included, since JupyterLab shows
+    them), leaving out the ones papermill adds: its injected parameters cell and its error banners.
+    It is ``None`` for papermill's injected parameters cell. ``execution_count`` is the ``In [n]``
+    prompt beside the cell in the executed notebook (``None`` when it has none).
+    """
+
+    index: int
+    position: int | None
+    execution_count: int | None
+    ename: str
+    evalue: str
+
+    @property
+    def cell(self) -> str:
+        """``cell 3 (In [4])``: the cell's position among the author's cells and its prompt."""
+        return cell_name(self.position, self.execution_count)
+
+    def __str__(self) -> str:
+        if self.ename == "SystemExit":
+            call = f"sys.exit({_exit_argument(self.evalue)})"
+            if self.evalue in ("", "0", "None"):
+                return f"{self.cell}: {call} stopped the gate before its end"
+            return f"{self.cell}: {call}"
+        if self.ename == "KeyboardInterrupt":
+            return f"{self.cell}: interrupted (KeyboardInterrupt)"
+        if not self.ename:
+            return f"{self.cell}: stopped with an error it did not describe (see the executed notebook)"
+        return f"{self.cell}: {self.ename}: {self.evalue}" if self.evalue else f"{self.cell}: {self.ename}"
+
+
+#: The tag papermill gives the cell it inserts with the parameters of a run.
+INJECTED_TAG = "injected-parameters"
+#: The tag papermill gives the two markdown banners it inserts when a cell fails.
+ERROR_BANNER_TAG = "papermill-error-cell-tag"
+
+
+def cell_name(position: int | None, execution_count: int | None) -> str:
+    """``cell 3 (In [4])``, or ``cell 3`` for a cell without a prompt number.
+
+    A ``position`` of ``None`` is papermill's injected parameters cell, which the author did not write.
+    """
+    prompt = f" (In [{execution_count}])" if execution_count is not None else ""
+    if position is None:
+        return f"papermill's injected parameters cell{prompt}"
+    return f"cell {position}{prompt}"
+
+
+def authored_position(nb: Any, index: int) -> int | None:
+    """Where ``nb.cells[index]`` (0-based) sits among the cells the author wrote, counted from 1.
+
+    The author counts the cells of the notebook they wrote, as JupyterLab shows it; papermill's
+    injected parameters cell and error banners are not among them (``None`` for one of those).
+    """
+    if _added_by_papermill(nb.cells[index]):
+        return None
+    return sum(1 for cell in nb.cells[: index + 1] if not _added_by_papermill(cell))
+
+
+def name_of_cell(nb: Any, index: int) -> str:
+    """How the author finds ``nb.cells[index]`` (0-based): ``cell 3 (In [4])``."""
+    return cell_name(authored_position(nb, index), nb.cells[index].get("execution_count"))
+
+
+def _added_by_papermill(cell: Any) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return INJECTED_TAG in tags or ERROR_BANNER_TAG in tags
+
+
+#: A line IPython writes to stderr for an error it reports without a traceback (``UsageError: ...``).
+_STDERR_ERROR = re.compile(r"^(?P<ename>[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)):\s*(?P<evalue>.*)$")
+
+
+def errors_in_notebook(nb: Any) -> list[CellError]:
+    """Every error a cell of the notebook stopped with, in order (``nb`` is an ``nbformat.NotebookNode``).
+
+    An error output gives its type and the first line of its message. A line magic that fails
+    (``UsageError``) leaves no error output, only a line on stderr; papermill marks that cell as
+    failed, so the type and message are read from that stderr line.
+    """
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        count = cell.get("execution_count")
+        position = authored_position(nb, index)
+        outputs = cell.get("outputs", [])
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        for output in errors:
+            evalue = str(output.get("evalue", "")).strip().split("\n")[0]
+            found.append(CellError(index, position, count, str(output.get("ename", "")), evalue))
+        if not errors and cell.get("metadata", {}).get("papermill", {}).get("exception") is True:
+            said = [
+                match
+                for o in outputs
+                if o.get("output_type") == "stream" and o.get("name") == "stderr"
+                for line in str(o.get("text", "")).splitlines()
+                if (match := _STDERR_ERROR.match(line.strip()))
+            ]
+            ename, evalue = (said[-1]["ename"], said[-1]["evalue"].strip()) if said else ("", "")
+            found.append(CellError(index, position, count, ename, evalue))
+    return found
+
+
+def _exit_argument(evalue: str) -> str:
+    """How the argument of ``sys.exit`` was written, from the SystemExit's message."""
+    if evalue in ("", "None"):
+        return ""
+    try:
+        int(evalue)
+    except ValueError:
+        return repr(evalue)
+    return evalue
 
 
 def verdict(nb: Any) -> tuple[str, str]:
     """``("passed" | "failed", reason)`` of an executed gate notebook.
 
-    It passes only when at least one check was made, every check passed and no cell has an
-    error output.
+    It passes only when at least one check was made, every check passed and no cell stopped with
+    an error. Each error is named by its cell as the author counts it, with its prompt in the
+    executed notebook: ``cell 3 (In [4]): ValueError: ...``.
     """
     results = checks_from_notebook(nb)
-    problems = []
-    for index, ename, evalue in errors_in_notebook(nb):
-        problems.append(
-            f"cell {index} raised {ename}: {evalue}" if evalue else f"cell {index} raised {ename}"
-        )
+    problems = [str(error) for error in errors_in_notebook(nb)]
     failed = [str(r) for r in results if not r.passed]
     if failed:
         problems.append(f"{len(failed)} of {len(results)} checks failed: {'; '.join(failed)}")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config, lineage, store
+from . import autolog_compat, config, lineage, store
 from .batching import RunWriter, as_metric_value
 from .errors import InvalidInput, NbopsError
 
@@ -65,13 +66,25 @@ class RunSummary:
         return f"{mark} run {self.run_name!r} {self.status}{took}{where} · run id {self.run_id}"
 
 
-def format_duration(ms: int | float) -> str:
+def format_duration(ms: float | None) -> str:
+    """``850 ms``, ``12.3 s``, ``4 min 5 s``, ``2 h 3 min``; ``—`` when unknown (or negative).
+
+    Every unit is floored, so a duration never shows the next unit's worth ("60.0 s").
+    The widgets (``formatDuration`` in ``widgets/static/common.js``) and the sidebar
+    format the same way: all are tested against ``tests/data/format_cases.json``.
+    """
+    if ms is None or not 0 <= ms < float("inf"):  # also NaN
+        return "—"
     if ms < 1000:
-        return f"{ms:.0f} ms"
+        return f"{int(ms)} ms"
     if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
-    minutes, seconds = divmod(round(ms / 1000), 60)
-    return f"{minutes} min {seconds} s"
+        return f"{int(ms / 100) / 10:.1f} s"
+    seconds = int(ms / 1000)
+    if seconds < 3600:
+        minutes, seconds = divmod(seconds, 60)
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def _error_text(exc: BaseException) -> str:
@@ -223,12 +236,14 @@ def _start_autolog(mlflow: Any, autolog: bool | None) -> bool:
     # Models are registered explicitly (and fast) by nbops; autolog's model logging
     # would spend seconds inferring requirements on every fit.
     mlflow.sklearn.autolog(log_models=False, log_datasets=False, silent=True)
+    autolog_compat.install()
     return True
 
 
 def _stop_autolog(mlflow: Any) -> None:
     import mlflow.sklearn
 
+    autolog_compat.uninstall()  # first: it wraps what autolog patched, and autolog restores beneath it
     mlflow.sklearn.autolog(disable=True, silent=True)
 
 
@@ -263,6 +278,94 @@ def active_run_id(required: bool = True) -> str | None:
     if not required and not _stack:
         return None
     return _current().run_id
+
+
+# --- which tracked run assigned a notebook variable -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A notebook variable bound by a tracked cell that finished, and the run that cell was."""
+
+    name: str
+    run_id: str
+    run_name: str
+    #: True while the variable still holds the object the cell bound.
+    holds: Callable[[Any], bool] = field(repr=False, compare=False)
+
+
+#: Variable name → the last finished tracked cell's run that bound it; this kernel's memory only,
+#: so noting it costs no store round trip.
+_assignments: dict[str, Assignment] = {}
+
+
+def namespace_ids(namespace: dict[str, Any]) -> dict[str, int]:
+    """What each user variable holds, by identity: taken before a tracked cell, compared after."""
+    return {name: id(value) for name, value in namespace.items() if not name.startswith("_")}
+
+
+def note_cell(
+    run_id: str,
+    run_name: str,
+    before: dict[str, int],
+    namespace: dict[str, Any],
+    source: str | None,
+    finished: bool,
+) -> None:
+    """Remember which variables a tracked cell bound or rebound, so a model can find its run.
+
+    A name counts when its object changed (``before`` is ``namespace_ids`` taken before the
+    cell) or when the cell assigns it at top level (``model = model.fit(X, y)`` returns the
+    same object, fitted). A cell that did not finish leaves its variables with no run: their
+    values came from a run that failed.
+    """
+    bound = {n for n, v in namespace.items() if not n.startswith("_") and before.get(n) != id(v)}
+    bound |= {n for n in _assigned_names(source) if n in namespace} if source else set()
+    for name in set(before) - set(namespace):  # deleted by the cell
+        _assignments.pop(name, None)
+    for name in bound:
+        if finished:
+            _assignments[name] = Assignment(name, run_id, run_name, _identity(namespace[name]))
+        else:
+            _assignments.pop(name, None)
+
+
+def assigned_by(name: str, value: Any) -> Assignment | None:
+    """The finished tracked run that bound ``name`` to ``value``, if one did (and it was not rebound since)."""
+    found = _assignments.get(name)
+    return found if found is not None and found.holds(value) else None
+
+
+def _identity(value: Any) -> Callable[[Any], bool]:
+    """``is value`` without keeping the value alive (by id for objects without weak references)."""
+    try:
+        ref = weakref.ref(value)
+    except TypeError:
+        ident = id(value)
+        return lambda other: id(other) == ident
+    return lambda other: ref() is other
+
+
+def _assigned_names(source: str) -> set[str]:
+    """Names a cell's code binds in the notebook's namespace (not inside functions or comprehensions)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    found: set[str] = set()
+    scopes = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    pending: list[ast.AST] = [tree]
+    while pending:
+        for child in ast.iter_child_nodes(pending.pop()):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                found.add(child.name)
+            elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                found.add(child.id)
+            elif not isinstance(child, scopes):
+                pending.append(child)
+    return found
 
 
 def _check_metric_name(key: str) -> None:

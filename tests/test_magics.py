@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -185,3 +186,85 @@ def test_track_help_option_prints_usage_and_runs_nothing(shell, tracking_uri, ca
 def test_unknown_nbops_command_is_one_line(shell, capsys) -> None:
     assert not shell.run_cell("%nbops promote").success
     assert "unknown nbops command 'promote'" in capsys.readouterr().err
+
+
+# --- %register after the cell that trained the model ---------------------------------------------
+
+TRAIN = """%%track {run} --autolog
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+X, y = load_iris(return_X_y=True, as_frame=True)
+model = LogisticRegression(max_iter=500).fit(X, y)
+nbops.log_metric("holdout_accuracy", 0.9)
+"""
+
+
+def test_register_after_the_training_cell_attaches_to_the_run_that_made_the_model(
+    shell, tracking_uri, capsys, tmp_path
+) -> None:
+    shell.run_cell("import nbops").raise_error()
+    shell.run_cell(TRAIN.format(run="baseline")).raise_error()
+    shell.run_cell("unrelated = 1").raise_error()  # a plain cell between training and registering
+    (trained,) = runs(tracking_uri)
+    capsys.readouterr()
+    shell.run_cell("%register model --name iris --data X").raise_error()
+
+    out = capsys.readouterr().out
+    assert f"attached to run 'baseline' ({trained.info.run_id[:8]}…) that assigned model" in out
+    client = MlflowClient(tracking_uri)
+    (run,) = runs(tracking_uri)  # no separate register-iris run
+    assert run.info.run_id == trained.info.run_id
+    assert (run.info.status, run.info.end_time) == ("FINISHED", trained.info.end_time)
+    version = client.get_model_version("iris", "1")
+    assert version.run_id == run.info.run_id
+    assert version.tags["nbops.cell.sha256"] == run.data.tags["nbops.cell.sha256"]  # the training cell
+    assert version.tags["nbops.env.sha256"] == run.data.tags["nbops.env.sha256"]
+    card = Path(
+        client.download_artifacts(run.info.run_id, "model_cards/iris/v1/model_card.md", str(tmp_path))
+    )
+    text = card.read_text()
+    assert "| holdout_accuracy | 0.9 |" in text and "| training_accuracy_score |" in text
+    assert "| sepal length (cm) | double |" in text
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    assert logged.source_run_id == run.info.run_id
+    assert {m.key for m in logged.metrics} >= {"holdout_accuracy", "training_accuracy_score"}
+
+
+def test_register_finds_the_last_finished_run_that_assigned_the_variable(shell, tracking_uri, capsys) -> None:
+    shell.run_cell("import nbops").raise_error()
+    shell.run_cell(TRAIN.format(run="baseline")).raise_error()
+    shell.run_cell(TRAIN.format(run="tuned")).raise_error()
+    shell.run_cell("%register model --name iris").raise_error()
+    assert "attached to run 'tuned'" in capsys.readouterr().out
+    # A cell that fails after rebinding the variable leaves it with no run: that run failed.
+    shell.run_cell(TRAIN.format(run="broken") + "raise ValueError('late')")
+    shell.run_cell("%register model --name iris").raise_error()
+    out = capsys.readouterr().out
+    assert (
+        "no finished tracked run of this kernel assigned model: logged into a new run 'register-iris'" in out
+    )
+    shell.run_cell(TRAIN.format(run="again")).raise_error()
+    shell.run_cell("other = model").raise_error()
+    shell.run_cell("%register other --name iris").raise_error()  # the run bound `model`, not `other`
+    assert "no finished tracked run of this kernel assigned other" in capsys.readouterr().out
+    shell.run_cell(
+        "model = LogisticRegression(max_iter=500).fit(X, y)"
+    ).raise_error()  # rebound outside a run
+    shell.run_cell("%register model --name iris").raise_error()
+    assert "no finished tracked run of this kernel assigned model" in capsys.readouterr().out
+
+    client = MlflowClient(tracking_uri)
+    names = {r.info.run_id: r.info.run_name for r in runs(tracking_uri)}
+    versions = sorted(client.search_model_versions("name = 'iris'"), key=lambda v: int(v.version))
+    assert [names[v.run_id] for v in versions] == ["tuned", "register-iris", "register-iris", "register-iris"]
+    assert {r.info.run_name: r.info.status for r in runs(tracking_uri)}["tuned"] == "FINISHED"
+
+
+def test_register_inside_a_tracked_cell_logs_into_that_cell_run(shell, tracking_uri, capsys) -> None:
+    shell.run_cell("import nbops").raise_error()
+    shell.run_cell(TRAIN.format(run="baseline")).raise_error()
+    capsys.readouterr()
+    shell.run_cell(TRAIN.format(run="second") + "%register model --name iris\n").raise_error()
+    assert "logged into the active run 'second'" in capsys.readouterr().out
+    version = MlflowClient(tracking_uri).get_model_version("iris", "1")
+    assert MlflowClient(tracking_uri).get_run(version.run_id).info.run_name == "second"

@@ -229,6 +229,72 @@ def test_models_cards_and_artifacts_travel_through_the_server_proxy(tracking_uri
     assert registry.card_facts("proxied", version)["metrics"]
 
 
+class Requests:
+    """HTTP requests this process sends (every MLflow REST call and artifact transfer goes through
+    ``requests.Session.request``), counted from every thread."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import requests
+
+        self.sent = 0
+        lock = threading.Lock()
+        send = requests.Session.request
+
+        def counted(session, *args, **kwargs):
+            with lock:
+                self.sent += 1
+            return send(session, *args, **kwargs)
+
+        monkeypatch.setattr(requests.Session, "request", counted)
+
+    def during(self, call) -> int:
+        before = self.sent
+        call()
+        return self.sent - before
+
+
+#: Requests of one registration with data: the run read once (1), the registered model (1), the
+#: logged model — created, linked to the run and its metrics, seven files, finalised (11) — the
+#: version (1), the reference profile — file, tag (3) — the audit event (5), the card — two files,
+#: a tag (3): 25, and one to spare.
+REGISTRATION_REQUESTS = 26
+
+
+def test_registration_and_listing_send_a_bounded_number_of_requests(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, X, _ = classifier()
+    trained = {}
+    for name, metrics in (("few", 2), ("many", 40)):
+        with nbops.track(name) as run:
+            nbops.log_metrics({f"metric_{i}": i / 100 for i in range(metrics)})
+        trained[name] = run.info.run_id
+    for _ in range(2):  # the store's first use; the audit log's first events, which look further back
+        registry.register(model, "warm-up")
+    requests = Requests(monkeypatch)
+
+    sent = {
+        name: requests.during(lambda run_id=run_id: registry.register(model, "loans", data=X, run_id=run_id))
+        for name, run_id in trained.items()
+    }
+    # Before: about 45 requests, and one more per metric of the run (log_model read each one's history).
+    assert sent["few"] == sent["many"] <= REGISTRATION_REQUESTS, sent
+    client = MlflowClient(tracking_uri)
+    assert [client.get_model_version("loans", v).run_id for v in ("1", "2")] == [
+        trained["few"],
+        trained["many"],
+    ]
+    assert client.get_run(trained["many"]).info.status == "FINISHED"
+
+    listed = requests.during(registry.list_models)
+    for i in range(6):
+        client.create_registered_model(f"more-{i}")
+        client.create_model_version(f"more-{i}", f"runs:/{trained['few']}/model", run_id=trained["few"])
+    assert requests.during(registry.list_models) == listed == 1  # before: one more per model
+    latest = {m["name"]: m["latest_version"] for m in registry.list_models()}
+    assert latest == {"warm-up": "2", "loans": "2", **{f"more-{i}": "1" for i in range(6)}}
+
+
 def test_a_shipped_gate_runs_against_the_server(tracking_uri: str, tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "gated"\n')
     (tmp_path / "notebooks").mkdir()

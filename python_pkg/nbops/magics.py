@@ -83,6 +83,7 @@ Gates:
 Monitoring:
   %monitor NAME@ALIAS FEATURES_VAR [--predictions VAR] [--labels VAR] [--latency VAR] [--sensitive COLUMN]
   %monitor NAME@ALIAS FEATURES_VAR --score [--labels VAR]    score with the registered version
+  %monitor ... --wait                       wait for the retraining an alert starts
 """
 
 
@@ -156,7 +157,9 @@ class NbopsMagics(Magics):
         if autolog is None:
             autolog = "sklearn" in cell or "sklearn" in sys.modules
         header = f"%%track {line}".rstrip()  # the cell as the notebook shows it starts with this line
+        before = tracking.namespace_ids(self.shell.user_ns)  # so %register finds the run that made a model
         run = None
+        finished = False
         try:
             with tracking.track(
                 args.run_name,
@@ -169,12 +172,21 @@ class NbopsMagics(Magics):
                 notebook=lineage.notebook_path(self.shell.user_ns),
             ) as run:
                 run_cell_body(self.shell, cell, header)
+            finished = True
         except NbopsError as exc:
             if run is None:  # nbops refused to start the run: say why, in one line
                 raise UsageError(str(exc)) from None
             raise
         finally:
             if run is not None:
+                tracking.note_cell(
+                    run.info.run_id,
+                    run.info.run_name or run.info.run_id,
+                    before,
+                    self.shell.user_ns,
+                    _python_source(self.shell, cell),
+                    finished,
+                )
                 from IPython.display import display
 
                 from .widgets.run_card import RunCard
@@ -210,12 +222,15 @@ class NbopsMagics(Magics):
     @argument("--card", action="append", metavar="KEY=VALUE", help="A model card field; repeatable.")
     @line_magic
     def register(self, line: str) -> None:
-        """Log a model to the active run (or a new one) and register a new version.
+        """Log a model into the run that trained it and register a new version.
 
-        Records the signature and an input example from --data, pinned requirements,
-        the training run's lineage on the version, a model card, and an audit event.
+        The run is the active one when called inside a tracked cell, else the last
+        finished ``%%track`` run of this kernel that assigned MODEL_VAR (the version
+        then carries that run's metrics and lineage), else a new run. Records the
+        signature and an input example from --data, pinned requirements, the training
+        run's lineage on the version, a model card, and an audit event.
         """
-        from . import registry
+        from . import registry, tracking
 
         if _asks_for_help(self.register, line):
             return
@@ -227,17 +242,30 @@ class NbopsMagics(Magics):
                 f"{', '.join(missing)} is not defined in the notebook; run the cell that creates it first."
             )
         card = parse_tags(args.card, option="--card")
+        model = self.shell.user_ns[args.model_var]
+        active = self._call(registry.active_run_id)
+        assigned = None if active else tracking.assigned_by(args.model_var, model)
         version = self._registry_call(
             registry.register,
-            self.shell.user_ns[args.model_var],
+            model,
             args.name,
             data=self.shell.user_ns[args.data] if args.data else None,
             alias=args.alias,
             description=_unquote(args.description) if args.description else None,
             card=card,
+            run_id=assigned.run_id if assigned else None,
         )
         aliases = f" · aliases {', '.join(version.aliases)}" if version.aliases else ""
         print(f"✓ registered {version.name} version {version.version}{aliases} · {version.model_uri}")
+        run = f"run {version.run_name!r} ({(version.run_id or '')[:8]}…)"
+        if assigned:
+            print(f"  attached to {run} that assigned {args.model_var}")
+        elif active:
+            print(f"  logged into the active {run}")
+        else:
+            print(
+                f"  no finished tracked run of this kernel assigned {args.model_var}: logged into a new {run}"
+            )
 
     @magic_arguments()
     @argument("name", help="Registered model name.")
@@ -262,7 +290,7 @@ class NbopsMagics(Magics):
 
     @magic_arguments()
     @argument(
-        "gates", nargs="+", help="Shipped gate names (performance, data_validation, ...) or notebook paths."
+        "gates", nargs="+", help="Gate names (notebooks/gates/NAME.ipynb, else shipped) or notebook paths."
     )
     @argument(
         "--model", "-m", required=True, help="The version to judge: models:/NAME/VERSION or NAME@ALIAS."
@@ -334,12 +362,18 @@ class NbopsMagics(Magics):
         help="Score FEATURES with the registered version (latency, CPU, cost).",
     )
     @argument("--timestamp", default=None, help="The batch's time (ISO 8601); default now.")
+    @argument(
+        "--wait",
+        action="store_true",
+        help="If the batch opens an alert that retrains, wait for the retraining job to end.",
+    )
     @line_magic
     def monitor(self, line: str) -> None:
         """Log one batch of production data for a model version (drift, performance, latency, fairness).
 
         Shows a one-line summary and the per-feature drift report; alert rules of
-        [tool.nbops.alerts] are evaluated on the batch.
+        [tool.nbops.alerts] are evaluated on the batch. An alert that retrains starts a
+        background job and the cell returns; --wait blocks until the job has finished or failed.
         """
         from .monitoring import batches
 
@@ -380,7 +414,15 @@ class NbopsMagics(Magics):
                 args.timestamp,
                 scores=optional.get("scores"),
             )
-        print(result.summary())
+        if args.wait and any(a.get("retrain_state") for a in result.alerts):
+            from .monitoring import alerting
+
+            print(result.summary())
+            print("waiting for retraining…")
+            for alert in self._call(alerting.wait_for_retraining, alerts=result.alerts):
+                print(_retrain_line(alert))
+        else:
+            print(result.summary())
         if result.drift is not None:
             from IPython.display import display
 
@@ -396,11 +438,33 @@ class NbopsMagics(Magics):
         return self.shell.user_ns[name]
 
 
+def _retrain_line(alert: dict) -> str:
+    """``retraining finished: challenger v2, gates passed`` (or failed, with why)."""
+    line = f"retraining {alert.get('retrain_state', 'not started')}"
+    if alert.get("challenger_version"):
+        line += f": challenger v{alert['challenger_version']}"
+        if alert.get("gates"):
+            line += f", gates {alert['gates']}"
+        if alert.get("promoted") == "true":
+            line += ", promoted to champion"
+    if alert.get("retrain_error"):
+        line += f": {alert['retrain_error']}"
+    return line
+
+
 def _gate_value(text: str) -> object:
     """A ``-p`` value as papermill's own command line reads it (numbers, booleans, None, text)."""
     from papermill.cli import _resolve_type
 
     return _resolve_type(_unquote(text))
+
+
+def _python_source(shell, cell: str) -> str | None:
+    """The cell as Python (magics and escapes transformed), or None if IPython cannot transform it."""
+    try:
+        return shell.transform_cell(cell)
+    except Exception:
+        return None
 
 
 def _asks_for_help(magic, line: str) -> bool:

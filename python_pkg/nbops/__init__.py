@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .datasets import log_dataset
+    from .registry import promote, register, rollback
     from .tracking import log_metric, log_metrics, log_param, log_params, track
     from .widgets.compare import compare
     from .widgets.registry import registry_widget
@@ -24,6 +25,9 @@ _LAZY = {
     "log_param": "tracking",
     "log_params": "tracking",
     "log_dataset": "datasets",
+    "register": "registry",
+    "promote": "registry",
+    "rollback": "registry",
     "compare": "widgets.compare",
     "registry_widget": "widgets.registry",
 }
@@ -49,7 +53,10 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "promote",
+    "register",
     "registry_widget",
+    "rollback",
     "track",
 ]
 

@@ -10,12 +10,13 @@ change, so concurrent promotions converge on what the log says happened last).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import audit, cards, config, lineage, store, tracking
+from . import audit, cards, config, lineage, model_logging, store, tracking
 from .errors import ConfigError, InvalidInput, NbopsError, NotFound, PolicyError
 from .filters import literal
 
@@ -45,6 +46,8 @@ class ModelVersion:
     model_uri: str
     aliases: list[str] = field(default_factory=list)
     card_path: str | None = None
+    #: The name of the run the model was logged into.
+    run_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,15 +128,21 @@ def register(
     card: dict[str, str] | None = None,
     source: str | None = None,
     actor: str | None = None,
+    run_id: str | None = None,
     start: _Start = None,
 ) -> ModelVersion:
-    """Log ``model`` to the active tracked run (or a new one) and register a new version of ``name``.
+    """Log ``model`` into its training run and register a new version of ``name``.
 
-    The signature and input example come from ``data``; requirements are pinned
-    from this environment for the packages the model's classes come from (no
-    MLflow inference subprocess). The run's lineage is copied onto the version,
-    a model card is rendered, the audit log records the registration, and
-    ``alias`` (if given) is promoted to the new version.
+    The run is ``run_id`` when given (it may have finished: it stays FINISHED), else
+    the active tracked run (or a plain ``mlflow.start_run()`` run), else a new run
+    ``register-NAME``. The signature and input example come from ``data``; requirements
+    are pinned from this environment for the packages the model's classes come from (no
+    MLflow inference subprocess). The run's lineage is copied onto the version, a model
+    card is rendered, the audit log records the registration, and ``alias`` (if given)
+    is promoted to the new version.
+
+    On a team's tracking server every store call is a round trip, so the run is read
+    once and the card is rendered from what registration already holds.
     """
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("a model name is required, e.g. --name churn-model.")
@@ -151,19 +160,32 @@ def register(
         from .monitoring.reference import build_profile
 
         reference = build_profile(model, data)
-    active = tracking.active_run_id(required=False) or _plain_mlflow_run_id(start)
-    if active:
-        version = _log_and_register(model, name, flavor, data, description, active, start)
+    client = store.client(start)
+    run_id = run_id or active_run_id(start)
+    if run_id:
+        run = _training_run(client, run_id)
+        made = _log_and_register(model, name, flavor, data, description, card_fields, run, start)
     else:
-        with tracking.track(f"register-{name}", start=start, autolog=False):
-            version = _log_and_register(
-                model, name, flavor, data, description, tracking.active_run_id(), start
-            )
-    if reference is not None:
-        from .monitoring.reference import save_profile
+        with tracking.track(f"register-{name}", start=start, autolog=False) as started:
+            made = _log_and_register(model, name, flavor, data, description, card_fields, started, start)
+    version = made.registered
 
-        save_profile(name, version.version, version.run_id, reference, start)
-    audit.append("register", model=name, version=version.version, source=source, actor=actor, start=start)
+    def save_reference() -> None:
+        if reference is not None:
+            from .monitoring.reference import save_profile
+
+            save_profile(name, version.version, version.run_id, reference, start)
+
+    def record() -> None:
+        audit.append("register", model=name, version=version.version, source=source, actor=actor, start=start)
+
+    def write_card() -> str:
+        # A new version holds no alias and no monitored batch yet, and its schema is the one
+        # just logged: its card needs nothing read back from the store.
+        unmonitored = {"monitoring": "", "fairness": ""}
+        return _write_card(client, name, made.version, made.run, None, made.schema, [], start, unmonitored)
+
+    version.card_path = _side_by_side(start, save_reference, record, write_card)[2]
     if alias:
         promote(
             name,
@@ -174,23 +196,13 @@ def register(
             actor=actor,
             start=start,
         )
-    version.card_path = refresh_card(name, version.version, card=card_fields, start=start)
-    version.aliases = aliases_of(name, version.version, start)
+        version.aliases = aliases_of(name, version.version, start)
     return version
 
 
-def _own_skops_types(model: Any) -> list[str] | None:
-    """The types MLflow's skops format would refuse to load back (tree ensembles, for instance).
-
-    The model object was built in this very process by the person registering it,
-    so its own types are trusted; anything loaded later from the store is checked
-    against exactly this list, not opened up wholesale.
-    """
-    try:
-        from skops.io import dumps, get_untrusted_types
-    except ImportError:  # an MLflow without skops serialises with cloudpickle
-        return None
-    return get_untrusted_types(data=dumps(model)) or None
+def active_run_id(start: _Start = None) -> str | None:
+    """The run a model registered now belongs to: the active tracked run, else a plain MLflow one."""
+    return tracking.active_run_id(required=False) or _plain_mlflow_run_id(start)
 
 
 def _plain_mlflow_run_id(start: _Start) -> str | None:
@@ -199,10 +211,49 @@ def _plain_mlflow_run_id(start: _Start) -> str | None:
     return active.info.run_id if active else None
 
 
+@dataclass
+class _Registered:
+    """A registration's results, kept in memory so the card needs no read-back."""
+
+    registered: ModelVersion
+    version: Any  # the MLflow ModelVersion as created
+    run: Any  # the training run as read before logging
+    schema: list[tuple[str, str]]
+
+
+def _training_run(client: Any, run_id: str) -> Any:
+    """The run to log into, read once: refused (before anything is written) if missing or deleted."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise NotFound(
+                f"no run {run_id} in this project's store; pass the id of the run that trained the model."
+            ) from None
+        raise
+    if run.info.lifecycle_stage != "active":
+        raise InvalidInput(
+            f"run {run_id} is deleted; restore it (mlflow runs restore --run-id {run_id}) "
+            "or register the model onto another run."
+        )
+    return run
+
+
 def _log_and_register(
-    model: Any, name: str, flavor: str, data: Any, description: str | None, run_id: str, start: _Start
-) -> ModelVersion:
-    mlflow = store.fluent(start)
+    model: Any,
+    name: str,
+    flavor: str,
+    data: Any,
+    description: str | None,
+    card_fields: dict[str, str],
+    run: Any,
+    start: _Start,
+) -> _Registered:
+    """Log the model into ``run`` (as read from the store) and create the version from it."""
+    client = store.client(start)
+    run_id = run.info.run_id
     requirements = lineage.pins_for_modules(
         _model_modules(model), _SKLEARN_BASE if flavor == "sklearn" else ("mlflow",)
     )
@@ -213,50 +264,82 @@ def _log_and_register(
         example = data[:5] if hasattr(data, "__getitem__") else data
         predict = getattr(model, "predict", None)
         signature = infer_signature(example, predict(example) if callable(predict) else None)
-    if flavor == "sklearn":
-        import mlflow.sklearn
-
-        info = mlflow.sklearn.log_model(
+    remote = _remote(start)
+    logged, _ = _side_by_side(
+        start,
+        lambda: model_logging.log_model(
+            client,
             model,
-            name="model",
+            flavor,
+            run,
             signature=signature,
             input_example=example,
             pip_requirements=requirements,
-            skops_trusted_types=_own_skops_types(model),
-        )
-    else:
-        import mlflow.pyfunc
-
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=model,
-            signature=signature,
-            input_example=example,
-            pip_requirements=requirements,
-        )
-    client = store.client(start)
-    if client.search_registered_models(f"name = {literal(name)}", max_results=1) == []:
-        client.create_registered_model(name)
-    run = client.get_run(run_id)
+            side_by_side=remote,
+        ),
+        lambda: _ensure_registered_model(client, name),
+    )
     tags = {key: run.data.tags[key] for key in LINEAGE_TAGS if key in run.data.tags}
     tags.update({k: v for k, v in run.data.tags.items() if k.startswith("nbops.dataset.")})
     tags[REQUIREMENTS_TAG] = ",".join(requirements)[:5000]
+    tags.update({f"nbops.card.{key}": value for key, value in card_fields.items()})
     # A tracking server accepts a models:/m-... source only with the id of the logged model holding it.
     created = client.create_model_version(
         name,
-        info.model_uri,
+        logged.model_uri,
         run_id=run_id,
         tags=tags,
         description=description or None,
-        model_id=info.model_id,
+        model_id=logged.model_id,
     )
-    _wait_ready(client, name, created.version)
-    return ModelVersion(name, str(created.version), run_id, f"models:/{name}/{created.version}")
+    if created.status == "PENDING_REGISTRATION":
+        created = _wait_ready(client, name, created.version)
+    schema = _schema_of(logged.signature)
+    _remember_schema(store.settings(start).tracking_uri, created.source, schema)
+    registered = ModelVersion(name, str(created.version), run_id, f"models:/{name}/{created.version}")
+    registered.run_name = run.info.run_name
+    return _Registered(registered, created, run, schema)
 
 
-def _wait_ready(client: Any, name: str, version: str, timeout: float = 60.0) -> None:
+def _remote(start: _Start) -> bool:
+    """Whether store calls are round trips to a server (anything but a local SQLite file)."""
+    return config.sqlite_path(store.settings(start).tracking_uri) is None
+
+
+def _side_by_side(start: _Start, *calls: Callable[[], Any]) -> list[Any]:
+    """Independent store calls: at once on a server, where each one waits for a round trip.
+
+    On a local SQLite store, where there is nothing to wait for and one writer at a time is
+    best, they run one after another in the order given. Returns their results in order;
+    once all have ended, the first error is raised.
+    """
+    if not _remote(start):
+        return [call() for call in calls]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="nbops-register") as pool:
+        futures = [pool.submit(call) for call in calls]
+    return [future.result() for future in futures]
+
+
+def _ensure_registered_model(client: Any, name: str) -> None:
+    """Create the registered model unless it exists: one round trip either way."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
+def _wait_ready(client: Any, name: str, version: str, timeout: float = 60.0) -> Any:
+    """Poll a version some registries create asynchronously until it is READY (SQL stores never do)."""
     deadline = time.monotonic() + timeout
-    while client.get_model_version(name, version).status == "PENDING_REGISTRATION":
+    while True:
+        mv = client.get_model_version(name, version)
+        if mv.status != "PENDING_REGISTRATION":
+            return mv
         if time.monotonic() > deadline:
             raise NbopsError(f"version {version} of {name!r} is still pending registration; check the store.")
         time.sleep(0.1)
@@ -318,8 +401,32 @@ def _replay(events: list[Any]) -> dict[str, list[str | None]]:
     return stacks
 
 
-def _alias_stack(name: str, alias: str, start: _Start) -> list[str | None]:
-    return _replay(audit.events(model=name, start=start)).get(alias, [])
+def _alias_stack(name: str, alias: str, start: _Start, through: int | None = None) -> list[str | None]:
+    """The alias's stack from the whole log, or from the log as it stood at event ``through``."""
+    return _replay(audit.events(model=name, start=start, through=through)).get(alias, [])
+
+
+def _move(
+    action: str, name: str, alias: str, stack: list[str | None], to_version: str | None, held: str | None
+) -> tuple[str | None, str | None]:
+    """Where ``action`` takes the alias, from its ``stack`` as the log stands: (from, to).
+
+    ``held`` is the version MLflow shows for an alias the log has never seen (set
+    outside nbops); once the log knows the alias, the log alone decides.
+    """
+    current = stack[-1] if stack else held
+    if action == "promote":
+        return current, to_version
+    if action == "rollback":
+        if len(stack) < 2:
+            raise InvalidInput(
+                f"alias {alias!r} of {name!r} has no earlier version to roll back to; "
+                "promote a version first (nbops.registry.history shows the timeline)."
+            )
+        return stack[-1], stack[-2]
+    if current is None:  # remove_alias
+        raise InvalidInput(f"model {name!r} has no alias {alias!r} to remove.")
+    return current, None
 
 
 def rollback_target(name: str, alias: str = "champion", start: _Start = None) -> str | None:
@@ -436,15 +543,14 @@ def promote(
             f"{name} version {version_id} cannot become {alias}: required gates not passed: "
             f"{', '.join(gaps)}; run them (nbops gate run) or promote with --force and a reason."
         )
-    previous = alias_holder(name, alias, start)
     details = {"forced": "true", "policy_gaps": "; ".join(gaps)} if gaps else None
     return _record_alias_change(
         "promote",
         name,
         alias,
-        previous,
         version_id,
         reason,
+        held=alias_holder(name, alias, start),
         source=source,
         actor=actor,
         start=start,
@@ -456,36 +562,46 @@ def _record_alias_change(
     action: str,
     name: str,
     alias: str,
-    from_version: str | None,
     to_version: str | None,
     reason: str,
     *,
+    held: str | None = None,
     source: str | None,
     actor: str | None,
     start: _Start,
     details: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Append the event, make the MLflow alias agree with the log, re-render the affected cards."""
+    """Append the event, make the MLflow alias agree with the log, re-render the affected cards.
+
+    Where the alias comes from (and, for a rollback, goes to) is worked out inside the
+    audit log's compare-and-set, from the log as it stands at the event this one is
+    chained after: two kernels promoting at once record v1→v2 then v2→v3, never
+    v1→v2 and v1→v3.
+    """
+
+    def derive(previous: audit.Event | None) -> dict[str, str | None]:
+        stack = _alias_stack(name, alias, start, through=previous.seq) if previous else []
+        moved_from, moved_to = _move(action, name, alias, stack, to_version, held)
+        return {"version": moved_to, "from_version": moved_from, "to_version": moved_to}
+
     event = audit.append(
         action,
         details=details,
         model=name,
-        version=to_version,
         alias=alias,
-        from_version=from_version,
-        to_version=to_version,
         reason=reason,
         source=source,
         actor=actor,
+        derive=derive,
         start=start,
     )
     holder = _converge(name, alias, start)
-    _refresh_cards(name, {from_version, holder}, start)
+    _refresh_cards(name, {event.from_version, event.to_version, holder}, start)
     result = {
         "model": name,
         "alias": alias,
-        "from_version": from_version,
-        "to_version": holder,
+        "from_version": event.from_version,
+        "to_version": event.to_version,
         "seq": event.seq,
     }
     if details and details.get("forced"):
@@ -514,15 +630,9 @@ def rollback(
     client = store.client(start)
     if not _model_exists(client, name):
         raise NotFound(f"no registered model named {name!r}; nbops registry list shows the models.")
-    stack = _alias_stack(name, alias, start)
-    if len(stack) < 2:
-        raise InvalidInput(
-            f"alias {alias!r} of {name!r} has no earlier version to roll back to; "
-            "promote a version first (nbops.registry.history shows the timeline)."
-        )
-    current, previous = stack[-1], stack[-2]
+    _move("rollback", name, alias, _alias_stack(name, alias, start), None, None)  # refuse before writing
     return _record_alias_change(
-        "rollback", name, alias, current, previous, reason, source=source, actor=actor, start=start
+        "rollback", name, alias, None, reason, source=source, actor=actor, start=start
     )
 
 
@@ -537,11 +647,10 @@ def remove_alias(
 ) -> dict[str, Any]:
     check_alias(alias)
     reason = check_reason(reason)
-    previous = alias_holder(name, alias, start)
-    if previous is None:
-        raise InvalidInput(f"model {name!r} has no alias {alias!r} to remove.")
+    held = alias_holder(name, alias, start)
+    _move("remove_alias", name, alias, [], None, held)  # refuse before writing
     return _record_alias_change(
-        "remove_alias", name, alias, previous, None, reason, source=source, actor=actor, start=start
+        "remove_alias", name, alias, None, reason, held=held, source=source, actor=actor, start=start
     )
 
 
@@ -549,21 +658,23 @@ def remove_alias(
 
 
 def list_models(start: _Start = None) -> list[dict[str, Any]]:
-    """Every registered model with its aliases and latest version, paged through the store."""
+    """Every registered model with its aliases and latest version, paged through the store.
+
+    One request per page of 1,000 models, whatever their number: the store sends each
+    model's latest version per stage with the model, so the newest of those is its latest.
+    """
     client = store.client(start)
     found, token = [], None
     while True:
         page = client.search_registered_models(max_results=1000, page_token=token)
         for model in page:
-            versions = client.search_model_versions(
-                f"name = {literal(model.name)}", max_results=1, order_by=["version_number DESC"]
-            )
+            latest = max((int(v.version) for v in model.latest_versions or []), default=None)
             found.append(
                 {
                     "name": model.name,
                     "description": model.description or "",
                     "aliases": {alias: str(version) for alias, version in model.aliases.items()},
-                    "latest_version": str(versions[0].version) if versions else None,
+                    "latest_version": None if latest is None else str(latest),
                 }
             )
         token = page.token
@@ -572,10 +683,17 @@ def list_models(start: _Start = None) -> list[dict[str, Any]]:
 
 
 def list_versions(name: str, start: _Start = None) -> list[dict[str, Any]]:
+    from mlflow.exceptions import MlflowException
+
     client = store.client(start)
-    if not _model_exists(client, name):
-        raise NotFound(f"no registered model named {name!r}; nbops registry list shows the models.")
-    model = client.get_registered_model(name)
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise NotFound(
+                f"no registered model named {name!r}; nbops registry list shows the models."
+            ) from None
+        raise
     by_version: dict[str, list[str]] = {}
     for alias, version in model.aliases.items():
         by_version.setdefault(str(version), []).append(alias)
@@ -610,6 +728,24 @@ def card_facts(
     client = store.client(start)
     mv = get_version(name, version, start)
     run = client.get_run(mv.run_id) if mv.run_id else None
+    aliases = aliases_of(name, str(mv.version), start)
+    return _facts(name, mv, run, card, _schema(mv.source, start), aliases, start)
+
+
+def _facts(
+    name: str,
+    mv: Any,
+    run: Any,
+    card: dict[str, str] | None,
+    schema: list[tuple[str, str]],
+    aliases: list[str],
+    start: _Start,
+    monitoring: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The card's facts from a version and its run as already read (no store reads but monitoring's).
+
+    ``monitoring``: the monitoring sections when already known, e.g. none for a version just made.
+    """
     tags = dict(mv.tags)
     run_tags = run.data.tags if run else {}
     saved_card = {k.removeprefix("nbops.card."): v for k, v in tags.items() if k.startswith("nbops.card.")}
@@ -626,18 +762,6 @@ def card_facts(
                     "sha256": value,
                 }
             )
-    schema = []
-    try:
-        from mlflow.models import get_model_info
-
-        info = get_model_info(mv.source)
-        if info.signature is not None and info.signature.inputs is not None:
-            schema = [
-                (cards.cell(c.name or "0"), cards.cell(getattr(c.type, "name", c.type)))
-                for c in info.signature.inputs.inputs
-            ]
-    except Exception:  # a model without a readable signature simply has no schema section
-        schema = []
     gates = [
         {
             "name": cards.cell(k.removeprefix("nbops.gate.")),
@@ -653,7 +777,7 @@ def card_facts(
         "version": str(mv.version),
         "registered": created,
         "actor": cards.cell(run_tags.get("mlflow.user", "unknown")),
-        "aliases": [cards.cell(a) for a in aliases_of(name, str(mv.version), start)],
+        "aliases": [cards.cell(a) for a in aliases],
         "run_id": mv.run_id,
         "run_name": cards.cell(run.info.run_name) if run else "",
         "flavor": "scikit-learn" if "scikit-learn" in tags.get(REQUIREMENTS_TAG, "") else "pyfunc",
@@ -677,7 +801,7 @@ def card_facts(
         "environment": {"python": tags.get(lineage.TAG_PYTHON, "")},
         "requirements": [r for r in tags.get(REQUIREMENTS_TAG, "").split(",") if r],
         "gates": gates,
-        **_monitoring_sections(name, str(mv.version), start),
+        **(_monitoring_sections(name, str(mv.version), start) if monitoring is None else monitoring),
     }
 
 
@@ -699,14 +823,81 @@ def refresh_card(
     client = store.client(start)
     mv = get_version(name, version, start)
     for key, value in (card or {}).items():
-        client.set_model_version_tag(name, str(mv.version), f"nbops.card.{key}", value)
-    facts = card_facts(name, str(mv.version), start=start)
+        _set_version_tag(client, name, str(mv.version), f"nbops.card.{key}", value)
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    aliases = aliases_of(name, str(mv.version), start)
+    return _write_card(client, name, mv, run, card, _schema(mv.source, start), aliases, start)
+
+
+def _write_card(
+    client: Any,
+    name: str,
+    mv: Any,
+    run: Any,
+    card: dict[str, str] | None,
+    schema: list[tuple[str, str]],
+    aliases: list[str],
+    start: _Start,
+    monitoring: dict[str, str] | None = None,
+) -> str:
+    """Render the card from facts already read, store it with the run, and point the version at it."""
+    facts = _facts(name, mv, run, card, schema, aliases, start, monitoring)
     markdown = cards.render_markdown(facts, start)
     folder = f"model_cards/{name}/v{mv.version}"
+    location = f"runs:/{mv.run_id}/{folder}"
     if mv.run_id:
         client.log_text(mv.run_id, markdown, f"{folder}/model_card.md")
         client.log_text(
             mv.run_id, cards.to_html_document(markdown, f"{name} v{mv.version}"), f"{folder}/model_card.html"
         )
-        client.set_model_version_tag(name, str(mv.version), CARD_TAG, f"runs:/{mv.run_id}/{folder}")
-    return f"runs:/{mv.run_id}/{folder}"
+        if mv.tags.get(CARD_TAG) != location:  # a re-render writes to the same place
+            _set_version_tag(client, name, str(mv.version), CARD_TAG, location)
+    return location
+
+
+def _set_version_tag(client: Any, name: str, version: str, key: str, value: str) -> None:
+    """Tag a version nbops has just read or made.
+
+    ``MlflowClient.set_model_version_tag`` first asks the store whether the model is a
+    prompt, one more round trip per tag; the registry client underneath does the write alone.
+    """
+    registry_client = getattr(client, "_get_registry_client", None)
+    if registry_client is None:
+        client.set_model_version_tag(name, version, key, value)
+    else:
+        registry_client().set_model_version_tag(name, version, key, value)
+
+
+#: (store, model source) → the card's schema rows: a logged model never changes, so its
+#: signature is read once per process (registration fills it in with what it just logged).
+_schemas: dict[tuple[str, str], list[tuple[str, str]]] = {}
+_SCHEMAS_KEPT = 256
+
+
+def _schema_of(signature: Any) -> list[tuple[str, str]]:
+    if signature is None or signature.inputs is None:
+        return []
+    return [
+        (cards.cell(c.name or "0"), cards.cell(getattr(c.type, "name", c.type)))
+        for c in signature.inputs.inputs
+    ]
+
+
+def _remember_schema(tracking_uri: str, source: str, schema: list[tuple[str, str]]) -> None:
+    if len(_schemas) >= _SCHEMAS_KEPT:
+        _schemas.pop(next(iter(_schemas)))
+    _schemas[(tracking_uri, source)] = schema
+
+
+def _schema(source: str, start: _Start) -> list[tuple[str, str]]:
+    """The input schema of the model at ``source``; empty when it has no readable signature."""
+    uri = store.settings(start).tracking_uri
+    if (uri, source) not in _schemas:
+        try:
+            from mlflow.models import get_model_info
+
+            schema = _schema_of(get_model_info(source).signature)
+        except Exception:  # a model without a readable signature simply has no schema section
+            return []
+        _remember_schema(uri, source, schema)
+    return _schemas[(uri, source)]

@@ -698,7 +698,7 @@ export interface components {
             /** @description One line, e.g. `#7 2025-01-31T09:30:00.123Z alice promote churn v3 @champion 2→3 — why [sidebar]`. */
             summary: string;
         };
-        /** @description An alert as `nbops.monitoring.alerts` returns it (its fields come from the alert's tags; retraining adds `retrain_*`, `challenger_version` and `gates`). */
+        /** @description An alert as `nbops.monitoring.alerts` returns it. Its fields are the alert run's `nbops.alert.*` tags; a field whose tag was never written is absent (never null). A retraining the alert's rule started adds the `retrain_*` fields and, once it finished, its outcome (`challenger_version`, `retrain_run`, `gates`, `gate_runs`, `promoted`, `promotion_event`); they are strings, as tags are. */
         Alert: {
             /** @description The alert's MLflow run id. */
             id: string;
@@ -715,6 +715,8 @@ export interface components {
             window?: number;
             /** @example critical */
             severity: string;
+            /** @description The rule's episode number on this version (a decimal string); one alert per episode. */
+            episode?: string;
             /** @description The metric value that opened the alert. */
             value?: number;
             message: string;
@@ -723,8 +725,47 @@ export interface components {
             opened_batch?: number;
             resolved_at?: string;
             resolved_batch?: number;
-        } & {
-            [key: string]: unknown;
+            /**
+             * @description The retraining job's state; a queued or running job whose process is gone reads as `failed`. Absent when the rule retrains nothing.
+             * @enum {string}
+             */
+            retrain_state?: "queued" | "running" | "finished" | "failed";
+            /** @description Why the retraining failed; only with `retrain_state: failed`. */
+            retrain_error?: string;
+            /** @description Path of the executed copy of the retrain notebook. */
+            retrain_notebook?: string;
+            /** @description Path of the job's log (`job.log` beside the report). */
+            retrain_log?: string;
+            /** @description UTC ISO-8601; when the job was queued. */
+            retrain_queued_at?: string;
+            /** @description UTC ISO-8601; when the job's process began. */
+            retrain_started_at?: string;
+            /** @description UTC ISO-8601; when the job's end was recorded. */
+            retrain_ended_at?: string;
+            /** @description Host name of the machine the job runs on. */
+            retrain_host?: string;
+            /** @description Process id of the job (a decimal string), on `retrain_host`. */
+            retrain_pid?: string;
+            /** @description The job process's start time, epoch seconds as a decimal string; empty if unknown. */
+            retrain_process_start?: string;
+            /** @description The model version the retraining registered. */
+            challenger_version?: string;
+            /** @description The MLflow run id of the retraining's training run. */
+            retrain_run?: string;
+            /**
+             * @description The verdict of the required gates on the challenger.
+             * @enum {string}
+             */
+            gates?: "passed" | "failed" | "none required";
+            /** @description The gate runs' MLflow run ids, comma-separated. */
+            gate_runs?: string;
+            /**
+             * @description `true` when the challenger was promoted to champion automatically; absent otherwise.
+             * @enum {string}
+             */
+            promoted?: "true";
+            /** @description The audit log sequence number of that promotion (a decimal string). */
+            promotion_event?: string;
         };
         Error: {
             /** @description One line - what went wrong and what to do. */

@@ -105,25 +105,11 @@ export type IMonitoringSeries = Answer<
 export type IPoint = IMonitoringSeries[string][number];
 
 /**
- * What a retraining started by an alert rule adds to the alert. The OpenAPI
- * file leaves these to `additionalProperties`; they are typed here.
+ * A monitoring alert as listed by `GET /nbops/api/alerts`, with what a
+ * retraining started by its rule adds (`retrain_state`, the challenger, its
+ * gates, the promotion).
  */
-export interface IAlertRetraining {
-  /** The retraining job the rule started: `queued`, `running`, `finished` or `failed`. */
-  retrain_state?: string;
-  retrain_error?: string;
-  /** The version the retraining registered. */
-  challenger_version?: string;
-  /** The challenger's gates: `passed`, `failed` or `none required`. */
-  gates?: string;
-  /** `true` when the challenger was promoted to champion automatically. */
-  promoted?: string;
-}
-
-/**
- * A monitoring alert as listed by `GET /nbops/api/alerts`.
- */
-export type IAlert = Schemas['Alert'] & IAlertRetraining;
+export type IAlert = Schemas['Alert'];
 
 /**
  * A registry change in the audit log.

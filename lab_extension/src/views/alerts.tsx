@@ -180,13 +180,13 @@ function AlertItem(props: {
                   'challenger %1',
                   versionLabel(alert.challenger_version)
                 )}
-            {alert.gates && ' — ' + trans.__('gates: %1', String(alert.gates))}
+            {alert.gates && ' — ' + trans.__('gates: %1', alert.gates)}
             {alert.promoted === 'true' &&
               ' — ' + trans.__('promoted to champion')}
             {alert.retrain_error && (
               <span className="nbops-alert-retrain-error">
                 {' — '}
-                {String(alert.retrain_error)}
+                {alert.retrain_error}
               </span>
             )}
           </p>

@@ -190,6 +190,83 @@ def test_two_processes_logging_at_once_get_distinct_batch_numbers(project: Path)
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+def store_operations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tracking and registry store operations made from now on, outermost only.
+
+    The real stores are spied on, not replaced: one operation is one database session on the
+    embedded store and one HTTP request to a tracking server.
+    """
+    import inspect
+    import threading
+
+    client = store.client()
+    calls: list[str] = []
+    depth = threading.local()
+    for cls in {type(client._tracking_client.store), type(client._get_registry_client().store)}:
+        for attr in dir(cls):
+            method = inspect.getattr_static(cls, attr)
+            if attr.startswith("_") or not inspect.isfunction(method):
+                continue
+
+            def spy(self, *args, _method=method, _name=f"{cls.__module__}.{attr}", **kwargs):
+                if not getattr(depth, "inside", False):
+                    calls.append(_name)
+                outer, depth.inside = getattr(depth, "inside", False), True
+                try:
+                    return _method(self, *args, **kwargs)
+                finally:
+                    depth.inside = outer
+
+            monkeypatch.setattr(cls, attr, spy)
+    return calls
+
+
+def test_a_batch_costs_two_store_round_trips_however_many_features_it_has(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    counted = {}
+    for width in (2, 60):
+        X = pd.DataFrame(rng.normal(size=(500, width)), columns=[f"f{i}" for i in range(width)])
+        model = LinearRegression().fit(X, X.sum(axis=1))
+        registry.register(model, f"wide{width}", data=X)
+        monitor.log_batch(f"wide{width}/1", X, model.predict(X))  # the first batch creates the run
+        with monkeypatch.context() as patched:
+            calls = store_operations(patched)
+            result = monitor.log_batch(f"wide{width}/1", X, model.predict(X))
+        counted[width] = list(calls)
+        assert result.batch == 2 and len(result.metrics) > 6 * width
+        stored = monitor.series(f"wide{width}", 1, ["drift.*.psi"])
+        assert len(stored) == width and all([p["step"] for p in h] == [1, 2] for h in stored.values())
+    # one read of the version (profile location included), one write of the claim with every metric
+    assert [len(c) for c in counted.values()] == [2, 2], counted
+    assert all(c[-1].endswith(".log_batch") for c in counted.values())
+
+
+def test_a_batch_number_another_writer_holds_is_skipped_and_left_as_it_was(project: Path) -> None:
+    register()
+    X, _ = sample(300, 8)
+    first = monitor.log_batch("loans", X)
+    client = store.client()
+    client.log_param(first.run_id, f"{batches.BATCH_PARAM}2", "another writer")  # claimed elsewhere
+    second = monitor.log_batch("loans", X)
+    assert second.batch == 3 and second.run_id == first.run_id
+    assert client.get_run(first.run_id).data.params[f"{batches.BATCH_PARAM}2"] == "another writer"
+    assert [m.step for m in client.get_metric_history(first.run_id, "batch.rows")] == [1, 3]
+
+
+def test_a_deleted_monitoring_run_is_replaced_on_the_next_batch(project: Path) -> None:
+    register()
+    X, _ = sample(300, 9)
+    first = monitor.log_batch("loans", X)
+    store.client().delete_run(first.run_id)
+    again = monitor.log_batch("loans", X)
+    assert again.run_id != first.run_id and again.batch == 1
+    assert batches.monitoring_run_id("loans", "1", create=False) == again.run_id
+
+
 def test_compare_lines_up_champion_and_challenger_on_their_latest_batches(project: Path) -> None:
     champion, _ = register()
     challenger, _ = register(alias="challenger", seed=1)

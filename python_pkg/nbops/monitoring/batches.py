@@ -7,17 +7,22 @@ a shared tracking server alike.
 
 Batch numbers are claimed with a write-once run parameter (``nbops.batch.<n>``): two processes
 logging batches for the same version at once get different numbers instead of overwriting
-each other's points.
+each other's points. The claim travels in the same ``log_batch`` call as the batch's metrics, and
+the store writes the params first: a claim that loses writes nothing, and a batch nobody contends
+for costs one store round trip (plus one to read the model version).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import fnmatch
 import math
 import numbers
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,11 +38,21 @@ EXPERIMENT = "nbops-monitoring"
 TAG_MODEL = "nbops.monitor.model"
 TAG_VERSION = "nbops.monitor.version"
 BATCH_PARAM = "nbops.batch."
-#: MLflow accepts at most this many metrics in one ``log_batch`` call.
-_METRICS_PER_CALL = 1000
 _KEY = re.compile(r"[^\w.\-/ :]")
 #: Drift statistics stored per feature (when applicable to its kind).
 _DRIFT_STATS = ("statistic", "p_value", "psi", "wasserstein", "unseen_share", "effect")
+#: Claims that fail with the slot still free (a busy store) are retried this often before giving up.
+_CLAIM_RETRIES = 3
+
+#: (tracking URI, model, version) → (its monitoring run, the last batch number this process saw there).
+#: Only a run found already in place is remembered (never one just created, which a concurrent
+#: creator's older run may yet win over); a run deleted since is noticed on the next write.
+_RUNS: dict[tuple[str, str, str], tuple[str, int]] = {}
+#: The monitoring run a ``log_batch`` has just written to, while it evaluates alert rules and
+#: refreshes the card: they look it up again (``monitoring_run_id``), and need not ask the store.
+_WRITING: contextvars.ContextVar[tuple[tuple[str, str, str], str] | None] = contextvars.ContextVar(
+    "nbops_monitoring_run", default=None
+)
 
 
 @dataclass
@@ -83,15 +98,27 @@ class BatchResult:
 
 def monitoring_run_id(name: str, version: str, start: _Start = None, create: bool = True) -> str | None:
     """The run holding ``name`` v``version``'s batches (created on first use when ``create``)."""
-    client = store.client(start)
+    writing = _WRITING.get()
+    if writing is not None and writing[0] == _run_key(name, version, start):
+        return writing[1]
+    run, _ = _monitoring_run(store.client(start), name, str(version), start, create)
+    return run.info.run_id if run is not None else None
+
+
+def _run_key(name: str, version: str, start: _Start) -> tuple[str, str, str]:
+    return (store.settings(start).tracking_uri, name, str(version))
+
+
+def _monitoring_run(client: Any, name: str, version: str, start: _Start, create: bool) -> tuple[Any, bool]:
+    """``(run, found)``: the monitoring run with its params, and whether it was there before this call."""
     if not create:  # a read: never create the experiment as a side effect
         experiment = client.get_experiment_by_name(EXPERIMENT)
         found = _find_runs(client, experiment.experiment_id, name, version) if experiment else []
-        return found[0].info.run_id if found else None
+        return (found[0] if found else None), bool(found)
     experiment_id = store.ensure_experiment(EXPERIMENT, start)
     found = _find_runs(client, experiment_id, name, version)
     if found:
-        return found[0].info.run_id
+        return found[0], True
     run = client.create_run(
         experiment_id,
         tags={TAG_MODEL: name, TAG_VERSION: str(version), "mlflow.note.content": _note(name, version)},
@@ -99,10 +126,10 @@ def monitoring_run_id(name: str, version: str, start: _Start = None, create: boo
     )
     client.set_terminated(run.info.run_id, "FINISHED")
     # Two processes may have created one each at the same moment: all agree on the oldest.
-    winner = _find_runs(client, experiment_id, name, version)[0].info.run_id
-    if winner != run.info.run_id:
+    winner = _find_runs(client, experiment_id, name, version)[0]
+    if winner.info.run_id != run.info.run_id:
         client.delete_run(run.info.run_id)
-    return winner
+    return winner, False
 
 
 def _note(name: str, version: str) -> str:
@@ -146,24 +173,100 @@ def monitored_versions(model: str | None = None, start: _Start = None) -> list[d
     ]
 
 
-def _claim_batch(client: Any, run_id: str) -> int:
-    """The next batch number of the run, claimed so that no other writer gets it."""
+def _taken(params: dict[str, str]) -> int:
+    """The highest batch number claimed in a run's params (0 for none)."""
+    found = [k.removeprefix(BATCH_PARAM) for k in params if k.startswith(BATCH_PARAM)]
+    return max((int(n) for n in found if n.isdigit()), default=0)
+
+
+def _record(
+    client: Any, name: str, version: str, metrics: dict[str, float], when: datetime, start: _Start
+) -> tuple[str, int]:
+    """Claim the next batch number of the version's run and write the metrics under it: ``(run_id, batch)``.
+
+    The claim (write-once param ``nbops.batch.<n>``) goes in the first ``log_batch`` call with the
+    metrics; MLflow writes a call's params before its metrics, so a claim another writer already
+    holds fails the whole call and nothing of this batch is stored under that number. Only then
+    is the run read, to skip past every number taken meanwhile.
+    """
+    from mlflow.entities import Metric, Param
     from mlflow.exceptions import MlflowException
 
-    params = client.get_run(run_id).data.params
-    taken = [int(k.removeprefix(BATCH_PARAM)) for k in params if k.startswith(BATCH_PARAM)]
-    number = max(taken, default=0) + 1
-    mine = uuid.uuid4().hex
+    key = _run_key(name, version, start)
+    run_id, last = _RUNS.get(key) or _lookup(client, key, name, version, start)
+    number, mine, busy = last + 1, uuid.uuid4().hex, 0
+    millis = int(when.timestamp() * 1000)
     for _ in range(1000):
-        try:
-            client.log_param(run_id, f"{BATCH_PARAM}{number}", mine)
+        slot = f"{BATCH_PARAM}{number}"
+        entries = [Metric(k, v, millis, number) for k, v in sorted(metrics.items())]
+        try:  # MLflow splits calls beyond its limits itself; the first carries the claim
+            client.log_batch(run_id, metrics=entries, params=[Param(slot, mine)])
         except MlflowException:
-            number += 1  # another writer took it (params are write-once)
+            try:
+                run = client.get_run(run_id)
+            except MlflowException:
+                run = None
+            if run is None or run.info.lifecycle_stage != "active":  # deleted meanwhile: find it again
+                _RUNS.pop(key, None)
+                run_id, last = _lookup(client, key, name, version, start)
+                number = last + 1
+                continue
+            landed = run.data.params.get(slot)
+            if landed == mine or (landed is None and busy >= _CLAIM_RETRIES):
+                raise  # the store refused the metrics themselves, or keeps refusing: not a lost claim
+            busy += landed is None
+            number = max(_taken(run.data.params), number - 1) + 1
             continue
-        if client.get_run(run_id).data.params.get(f"{BATCH_PARAM}{number}") == mine:
-            return number
-        number += 1
+        _RUNS[key] = (run_id, number)
+        return run_id, number
     raise StoreError("could not claim a batch number: too many concurrent writers; try again.")
+
+
+def _lookup(
+    client: Any, key: tuple[str, str, str], name: str, version: str, start: _Start
+) -> tuple[str, int]:
+    """The monitoring run (created on first use) and its highest claimed batch number."""
+    run, found = _monitoring_run(client, name, version, start, create=True)
+    entry = (run.info.run_id, _taken(run.data.params))
+    if found:
+        _RUNS[key] = entry
+    return entry
+
+
+@contextlib.contextmanager
+def _writing(key: tuple[str, str, str], run_id: str) -> Iterator[None]:
+    """While the batch's alerts and card are brought up to date, its run is known: no lookup."""
+    token = _WRITING.set((key, run_id))
+    try:
+        yield
+    finally:
+        _WRITING.reset(token)
+
+
+def _version(model: str, start: _Start) -> tuple[str, str, Any]:
+    """``(name, version, ModelVersion)`` of a ``log_batch`` model spec, in one store call.
+
+    ``reference.resolve`` reads the version and ``reference.load_profile`` would read it again;
+    the version read here carries the profile's location already. Errors come from ``resolve``.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from . import reference
+
+    found = reference._SPEC.fullmatch(model.strip()) if isinstance(model, str) else None
+    if found is None:
+        reference.resolve(model, start)  # raises its one-line InvalidInput
+        raise InvalidInput(f"model must be NAME@ALIAS or NAME/VERSION, not {model!r}.")
+    client = store.client(start)
+    try:
+        if found["version"]:
+            mv = client.get_model_version(found["name"], found["version"])
+        else:
+            mv = client.get_model_version_by_alias(found["name"], found["alias"] or "champion")
+    except MlflowException:
+        reference.resolve(model, start)  # a missing model, version or alias: its NotFound says which
+        raise
+    return mv.name, str(mv.version), mv
 
 
 # --- logging a batch -------------------------------------------------------------------------------
@@ -198,12 +301,12 @@ def log_batch(
     from . import drift as drift_mod
     from . import quality, reference
 
-    name, version = reference.resolve(model, start)
+    name, version, mv = _version(model, start)
     when = _timestamp(timestamp)
     _counts(errors=errors, cpu_seconds=cpu_seconds, peak_memory_mb=peak_memory_mb)
     notes: list[str] = []
     try:
-        ref = reference.load_profile(name, version, start)
+        ref = reference.version_profile(mv, start)
     except NotFound as exc:
         ref = None
         notes.append(f"no drift: {exc}")
@@ -261,29 +364,17 @@ def log_batch(
     metrics.update({f"health.{k}": v for k, v in quality.health(frame, expected, violations, errors).items()})
     metrics = {_key(k): float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
 
-    client = store.client(start)
-    run_id = monitoring_run_id(name, version, start)
-    assert run_id is not None
-    batch = _claim_batch(client, run_id)
-    _write_metrics(client, run_id, metrics, batch, when)
+    run_id, batch = _record(store.client(start), name, version, metrics, when, start)
 
     from . import alerting
 
-    changes = alerting.evaluate(name, version, batch=batch, start=start)
-    if batch == 1 or changes:  # the stored card says whether the version is monitored and alerting
-        from ..registry import refresh_card
+    with _writing(_run_key(name, version, start), run_id):
+        changes = alerting.evaluate(name, version, batch=batch, start=start)
+        if batch == 1 or changes:  # the stored card says whether the version is monitored and alerting
+            from ..registry import refresh_card
 
-        refresh_card(name, version, start=start)
+            refresh_card(name, version, start=start)
     return BatchResult(name, version, batch, run_id, when, rows, metrics, table, changes, notes)
-
-
-def _write_metrics(client: Any, run_id: str, metrics: dict[str, float], step: int, when: datetime) -> None:
-    from mlflow.entities import Metric
-
-    millis = int(when.timestamp() * 1000)
-    entries = [Metric(key, value, millis, step) for key, value in sorted(metrics.items())]
-    for i in range(0, len(entries), _METRICS_PER_CALL):
-        client.log_batch(run_id, metrics=entries[i : i + _METRICS_PER_CALL])
 
 
 def _key(name: str) -> str:
@@ -444,10 +535,10 @@ def score_and_log(
 
     if not isinstance(request_size, int) or isinstance(request_size, bool) or request_size < 1:
         raise InvalidInput(f"request_size must be a whole number >= 1, got {request_size!r}.")
-    name, version = reference.resolve(model, start)
+    name, version, mv = _version(model, start)
     predictor, proba = _load_model(name, version, start)
     try:
-        expected = list(reference.load_profile(name, version, start).features)
+        expected = list(reference.version_profile(mv, start).features)
     except NotFound:
         expected = None
     frame = _frame(features, expected)

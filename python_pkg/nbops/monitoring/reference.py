@@ -92,11 +92,15 @@ def load_profile(name: str, version: str, start: _Start = None) -> Any:
     """The version's reference profile; ``NotFound`` says how to get one."""
     from ..registry import get_version
 
-    mv = get_version(name, version, start)
+    return version_profile(get_version(name, version, start), start)
+
+
+def version_profile(mv: Any, start: _Start = None) -> Any:
+    """The reference profile of a model version already read (``ModelVersion``): no store call once cached."""
     uri = mv.tags.get(PROFILE_TAG)
     if not uri:
         raise NotFound(
-            f"version {version} of {name!r} has no reference profile: register it with data "
+            f"version {mv.version} of {mv.name!r} has no reference profile: register it with data "
             "(%register MODEL --name NAME --data X_train) so monitoring has something to compare with."
         )
     return _load(store.settings(start).tracking_uri, uri)

@@ -249,6 +249,29 @@ describe('the Models section', () => {
     expect(p.registry.versions('churn')).toBeNull();
   });
 
+  it('acts on what a click saw, not on state restored a frame earlier', async () => {
+    const p = newPanel();
+    await p.refresh();
+    // The saved view state expands churn before the view re-renders; a
+    // click on the row still shown folded must expand it, not fold it.
+    p.restoreViewState({ expanded: ['churn'], selected: null });
+    p.registry.toggle('churn', true);
+    expect(p.registry.isExpanded('churn')).toBe(true);
+    p.registry.setSelected('churn', '2', true);
+    p.registry.setSelected('churn', '2', true);
+    expect(p.registry.version.selected).toEqual({
+      model: 'churn',
+      version: '2'
+    });
+    p.registry.setSelected('churn', '2', false);
+    expect(p.registry.version.selected).toBeNull();
+    p.toggleSection('models', p.isOpen('models'));
+    expect(p.isOpen('models')).toBe(true);
+    p.registry.toggle('churn', false);
+    p.registry.toggle('churn', false);
+    expect(p.registry.isExpanded('churn')).toBe(false);
+  });
+
   it('encodes a model name as one URL segment', async () => {
     server.models = [model('a/b c', 1)];
     server.versions = { 'a/b c': [versionSummary(1)] };

@@ -227,10 +227,14 @@ export class PanelModel implements ISectionHost {
   }
 
   /**
-   * Open or fold a section; opening refreshes at once.
+   * Open or fold a section; opening refreshes at once. `open` is what the
+   * user asked for as they saw the section (clicking a folded title opens).
    */
-  toggleSection(id: SectionId): void {
-    const open = !this._open[id];
+  toggleSection(id: SectionId, open = !this._open[id]): void {
+    if (open === this._open[id]) {
+      this._emitChanged();
+      return;
+    }
     this._open = { ...this._open, [id]: open };
     this._emitViewState();
     this._emitChanged();

@@ -186,9 +186,15 @@ export class RegistryModel implements ISectionModel {
 
   /**
    * Expand a model (its versions load), or fold it (unselecting its version).
+   * `expand` is what the user asked for as they saw the row: a click on a
+   * row shown folded expands it even when a restored view state expanded it
+   * a frame before the view caught up.
    */
-  toggle(name: string): void {
-    if (this._expanded.has(name)) {
+  toggle(name: string, expand = !this._expanded.has(name)): void {
+    if (!expand) {
+      if (!this._expanded.has(name)) {
+        return;
+      }
       this._expanded.delete(name);
       this._viewStateChanged.emit();
       this._versions.get(name)?.dispose();
@@ -241,6 +247,16 @@ export class RegistryModel implements ISectionModel {
   select(model: string | null, version: string | null): void {
     this.version.select(model, version);
     this._viewStateChanged.emit();
+  }
+
+  /**
+   * Open or close one version's detail, as the user saw its row: a row
+   * shown closed opens whatever the model holds (no toggle on stale views).
+   */
+  setSelected(model: string, version: string, selected: boolean): void {
+    if (selected !== this.version.isSelected(model, version)) {
+      this.select(model, selected ? version : null);
+    }
   }
 
   /**

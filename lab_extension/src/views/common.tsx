@@ -120,7 +120,8 @@ export function Section(props: {
   countTitle?: string;
   attention?: boolean;
   expanded: boolean;
-  onToggle: () => void;
+  /** Called with what the click asks for: the opposite of what was shown. */
+  onToggle: (open: boolean) => void;
   children: React.ReactNode;
 }): JSX.Element {
   const bodyId = `nbops-section-${props.id}`;
@@ -136,7 +137,7 @@ export function Section(props: {
           className="nbops-section-toggle"
           aria-expanded={props.expanded}
           aria-controls={bodyId}
-          onClick={props.onToggle}
+          onClick={() => props.onToggle(!props.expanded)}
         >
           <Caret.react tag="span" className="nbops-caret" />
           <span className="nbops-section-label">{props.title}</span>

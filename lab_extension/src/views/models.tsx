@@ -42,11 +42,11 @@ export interface IModelsSectionProps {
   onFilter: (text: string) => void;
   onLoadMore: () => void;
   isExpanded: (name: string) => boolean;
-  onToggleModel: (name: string) => void;
+  onToggleModel: (name: string, expand: boolean) => void;
   versions: (name: string) => IVersionsState | null;
   onLoadMoreVersions: (name: string) => void;
   selected: { model: string; version: string } | null;
-  onSelect: (model: string, version: string) => void;
+  onSelect: (model: string, version: string, selected: boolean) => void;
   renderDetail: (model: IModelSummary, version: string) => JSX.Element;
 }
 
@@ -183,7 +183,7 @@ function ModelItem(
   const open = props.isExpanded(model.name);
   const bodyId = `nbops-model-body-${props.index}`;
   const latest = model.latest_version;
-  const toggle = () => props.onToggleModel(model.name);
+  const toggle = () => props.onToggleModel(model.name, !open);
   const alerts = model.open_alerts ?? 0;
   const Caret = open ? caretDownIcon : caretRightIcon;
   return (
@@ -342,7 +342,7 @@ function VersionItem(
     props.selected?.model === model.name &&
     props.selected?.version === version.version;
   const created = formatStart(version.created);
-  const select = () => props.onSelect(model.name, version.version);
+  const select = () => props.onSelect(model.name, version.version, !selected);
   return (
     <li
       className={'nbops-version' + (selected ? ' nbops-is-selected' : '')}
@@ -418,11 +418,13 @@ export function modelsSection(
         onFilter={text => model.setFilter(text)}
         onLoadMore={() => void model.loadMore()}
         isExpanded={name => model.isExpanded(name)}
-        onToggleModel={name => model.toggle(name)}
+        onToggleModel={(name, expand) => model.toggle(name, expand)}
         versions={name => model.versions(name)}
         onLoadMoreVersions={name => void model.loadMoreVersions(name)}
         selected={selection.selected}
-        onSelect={(name, version) => model.select(name, version)}
+        onSelect={(name, version, selected) =>
+          model.setSelected(name, version, selected)
+        }
         renderDetail={(summary, version) => {
           const detail = selection.detailOf(summary.name, version);
           return (

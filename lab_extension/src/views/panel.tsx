@@ -75,7 +75,7 @@ export function PanelView(props: {
             countTitle={view.countTitle}
             attention={view.attention}
             expanded={model.isOpen(id)}
-            onToggle={() => model.toggleSection(id)}
+            onToggle={open => model.toggleSection(id, open)}
           >
             {view.body}
           </Section>

@@ -70,19 +70,19 @@ def _old_record(
     from mlflow.entities import Metric
     from mlflow.exceptions import MlflowException
 
-    from nbops.monitoring import batches
+    from nbops.monitoring import runs
 
-    run_id = batches._monitoring_run(client, name, version, start, True)[0].info.run_id
+    run_id = runs._monitoring_run(client, name, version, start, True)[0].info.run_id
     params = client.get_run(run_id).data.params
-    number = batches._taken(params) + 1
+    number = runs._taken(params) + 1
     mine = uuid.uuid4().hex
     while True:
         try:
-            client.log_param(run_id, f"{batches.BATCH_PARAM}{number}", mine)
+            client.log_param(run_id, f"{runs.BATCH_PARAM}{number}", mine)
         except MlflowException:
             number += 1
             continue
-        if client.get_run(run_id).data.params.get(f"{batches.BATCH_PARAM}{number}") == mine:
+        if client.get_run(run_id).data.params.get(f"{runs.BATCH_PARAM}{number}") == mine:
             break
         number += 1
     millis = int(when.timestamp() * 1000)

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 import nbops
 from nbops import audit, config, monitor, registry
-from nbops.monitoring import alerting, batches
+from nbops.monitoring import alerting, runs
 
 RULE = """
 [tool.nbops.alerts.drifting]
@@ -167,7 +167,7 @@ def test_an_episode_reopens_after_it_resolved_and_is_resolved_once(project: Path
         "alert-resolved",
     ]
     # Each episode is claimed on the version's monitoring run, where plain MLflow shows it.
-    run_id = batches.monitoring_run_id("loans", "1", create=False)
+    run_id = runs.monitoring_run_id("loans", "1", create=False)
     params = MlflowClient(config.resolve(project).tracking_uri).get_run(run_id).data.params
     episodes = {k: v for k, v in params.items() if k.startswith("nbops.alert.")}
     assert sorted(episodes.values()) == sorted(a["id"] for a in found)

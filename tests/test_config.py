@@ -81,3 +81,36 @@ def test_tracking_uri_must_be_a_string(tmp_path: Path, value: str) -> None:
 )
 def test_redact_uri_hides_passwords(uri: str, shown: str) -> None:
     assert config.redact_uri(uri) == shown
+
+
+def test_a_project_is_read_once_and_again_only_when_its_pyproject_changes(
+    tmp_path: Path, monkeypatch
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.nbops]\ntracking_uri = "sqlite:///one.db"\n')
+    reads = []
+    real = config.read_tool_table
+    monkeypatch.setattr(config, "read_tool_table", lambda path: reads.append(path) or real(path))
+    (tmp_path / "notebooks").mkdir()
+    first = config.resolve(tmp_path / "notebooks", environ={})
+    again = config.resolve(tmp_path / "notebooks", environ={})
+    assert again is first and len(reads) == 1
+    assert first.root == tmp_path.resolve()
+
+    pyproject.write_text('[tool.nbops]\ntracking_uri = "sqlite:///two.db"\n\n[tool.nbops.serving]\n')
+    changed = config.resolve(tmp_path / "notebooks", environ={})
+    assert changed.tracking_uri.endswith("two.db") and len(reads) == 2
+    # A team's server named in the environment is a different project view, resolved on its own.
+    assert (
+        config.resolve(tmp_path / "notebooks", environ={"MLFLOW_TRACKING_URI": "http://h:5000"}).source
+        == "env"
+    )
+
+
+def test_a_resolved_project_is_handed_down_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.nbops]\n")
+    project = config.resolve(tmp_path, environ={})
+    assert config.resolve(project) is project
+    from nbops import store
+
+    assert store.settings(project) is project

@@ -464,9 +464,9 @@ def _register_reference(name: str = "drifting") -> pd.DataFrame:
 
 def _nothing_logged(name: str = "drifting") -> bool:
     from nbops import monitor
-    from nbops.monitoring import batches
+    from nbops.monitoring import runs
 
-    return batches.monitoring_run_id(name, "1", create=False) is None and monitor.series(name, 1) == {}
+    return runs.monitoring_run_id(name, "1", create=False) is None and monitor.series(name, 1) == {}
 
 
 def test_batches_that_cannot_be_compared_are_refused_in_one_line_and_nothing_is_written(project) -> None:

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 import nbops
 from nbops import audit, monitor, registry, store
 from nbops.errors import InvalidInput, NotFound
-from nbops.monitoring import batches
+from nbops.monitoring import runs
 
 ROOT = Path(__file__).parents[1]
 
@@ -250,10 +250,10 @@ def test_a_batch_number_another_writer_holds_is_skipped_and_left_as_it_was(proje
     X, _ = sample(300, 8)
     first = monitor.log_batch("loans", X)
     client = store.client()
-    client.log_param(first.run_id, f"{batches.BATCH_PARAM}2", "another writer")  # claimed elsewhere
+    client.log_param(first.run_id, f"{runs.BATCH_PARAM}2", "another writer")  # claimed elsewhere
     second = monitor.log_batch("loans", X)
     assert second.batch == 3 and second.run_id == first.run_id
-    assert client.get_run(first.run_id).data.params[f"{batches.BATCH_PARAM}2"] == "another writer"
+    assert client.get_run(first.run_id).data.params[f"{runs.BATCH_PARAM}2"] == "another writer"
     assert [m.step for m in client.get_metric_history(first.run_id, "batch.rows")] == [1, 3]
 
 
@@ -264,7 +264,7 @@ def test_a_deleted_monitoring_run_is_replaced_on_the_next_batch(project: Path) -
     store.client().delete_run(first.run_id)
     again = monitor.log_batch("loans", X)
     assert again.run_id != first.run_id and again.batch == 1
-    assert batches.monitoring_run_id("loans", "1", create=False) == again.run_id
+    assert runs.monitoring_run_id("loans", "1", create=False) == again.run_id
 
 
 def test_compare_lines_up_champion_and_challenger_on_their_latest_batches(project: Path) -> None:
@@ -452,7 +452,7 @@ def test_the_monitor_magic_logs_a_batch_and_shows_the_drift_report(project: Path
     assert "loans v1 batch 1: 300 rows" in out and "accuracy" in out
     with pytest.raises(UsageError, match="--labels names 'nothing', which is not defined"):
         ip.run_line_magic("monitor", "loans batch --labels nothing")
-    assert batches.latest("loans", 1)["batch.rows"] == 300
+    assert runs.latest("loans", 1)["batch.rows"] == 300
 
 
 def test_the_model_card_reports_monitoring_and_the_runs_list_hides_its_bookkeeping(project: Path) -> None:

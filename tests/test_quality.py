@@ -10,7 +10,7 @@ import pytest
 
 from nbops import monitor, registry
 from nbops.errors import DataError, InvalidInput
-from nbops.monitoring import batches, quality
+from nbops.monitoring import quality, runs
 
 
 def test_regression_and_classification_are_told_apart_by_their_values():
@@ -93,7 +93,7 @@ def _register(name: str = "judged") -> tuple[pd.DataFrame, np.ndarray, np.ndarra
 
 
 def _nothing_written(name: str = "judged") -> bool:
-    return batches.monitoring_run_id(name, "1", create=False) is None and monitor.series(name, 1) == {}
+    return runs.monitoring_run_id(name, "1", create=False) is None and monitor.series(name, 1) == {}
 
 
 def test_bad_labels_scores_and_counts_are_refused_by_log_batch_before_anything_is_written(

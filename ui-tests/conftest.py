@@ -22,6 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# What a user sees may take a few seconds longer than Playwright's 5 s default on a loaded
+# 2-core CI machine running JupyterLab, Chromium, a kernel and a store at once: assertions
+# still wait only as long as they must (they pass the moment the page matches).
+expect.set_options(timeout=15_000)
 
 CHROMIUM = os.environ.get("NBOPS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[1] / "test-results"

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 if TYPE_CHECKING:
     from .datasets import log_dataset
     from .registry import promote, register, rollback
+    from .serving import serve
     from .tracking import log_metric, log_metrics, log_param, log_params, track
     from .widgets.compare import compare
     from .widgets.registry import registry_widget
@@ -28,6 +29,7 @@ _LAZY = {
     "register": "registry",
     "promote": "registry",
     "rollback": "registry",
+    "serve": "serving",
     "compare": "widgets.compare",
     "registry_widget": "widgets.registry",
 }
@@ -37,10 +39,13 @@ _SUBMODULES = (
     "datasets",
     "gate",
     "gates",
+    "llm",
     "monitor",
     "monitoring",
+    "prompts",
     "registry",
     "runs",
+    "serving",
     "tracking",
     "widgets",
 )
@@ -57,6 +62,7 @@ __all__ = [
     "register",
     "registry_widget",
     "rollback",
+    "serve",
     "track",
 ]
 
@@ -79,8 +85,9 @@ def load_ipython_extension(ipython: Any) -> None:
     """
     from .liveness import sweep_in_background
     from .magics import NbopsMagics
+    from .prompt_magics import PromptMagics
 
-    ipython.register_magics(NbopsMagics)
+    ipython.register_magics(NbopsMagics, PromptMagics)
     sweep_in_background()
 
 

@@ -11,12 +11,18 @@ store, so the answer is derived from the project, not from the working directory
 3. ``sqlite:///<project root>/.nbops/mlflow.db`` — the embedded default, where
    the project root is the nearest folder with a ``pyproject.toml`` or ``.git``.
 
+The answer is one ``Project`` (root, settings, store URI), resolved once and handed down: every
+core function's ``start=`` takes either a folder to resolve from or a ``Project`` already
+resolved, which is used as it is. ``pyproject.toml`` is read again only when it changed (its
+path, size or modification time), so faces may resolve as often as they like.
+
 Only the standard library is used here: this runs at ``%load_ext`` time.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +37,8 @@ DB_FILENAME = "mlflow.db"
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The resolved configuration of one project."""
+class Project:
+    """One resolved project: its root, its store and its ``[tool.nbops]`` settings."""
 
     project_root: Path
     tracking_uri: str
@@ -45,6 +51,21 @@ class Settings:
     @property
     def is_embedded(self) -> bool:
         return self.source == "default"
+
+    @property
+    def root(self) -> Path:
+        return self.project_root
+
+
+#: The name the core has long used for a resolved project.
+Settings = Project
+#: What ``start=`` accepts everywhere: a folder to resolve the project from, or the project itself.
+Start = Project | Path | str | None
+
+#: (start folder, tracking URI from the environment) → (the pyproject's identity when read, project).
+_RESOLVED: dict[tuple[Path, str], tuple[tuple[str, int, int] | None, Project]] = {}
+_RESOLVED_LOCK = threading.Lock()
+_RESOLVED_KEPT = 64
 
 
 def _nearest(start: Path, predicate) -> Path | None:
@@ -92,12 +113,43 @@ def default_tracking_uri(project_root: Path) -> str:
     return f"sqlite:///{project_root / STORE_DIRNAME / DB_FILENAME}"
 
 
-def resolve(start: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Resolve the project's settings from ``start`` (default: the cwd)."""
+def _identity(pyproject: Path | None) -> tuple[str, int, int] | None:
+    if pyproject is None:
+        return None
+    try:
+        stat = pyproject.stat()
+    except OSError:
+        return None
+    return (str(pyproject), stat.st_mtime_ns, stat.st_size)
+
+
+def resolve(start: Start = None, environ: dict[str, str] | None = None) -> Project:
+    """The project ``start`` (default: the cwd) belongs to; a ``Project`` is returned as it is.
+
+    Resolved projects are remembered per folder and re-read only when their ``pyproject.toml``
+    changed (or ``MLFLOW_TRACKING_URI`` did).
+    """
+    if isinstance(start, Project):
+        return start
     environ = os.environ if environ is None else environ
     start_path = Path(start or Path.cwd()).resolve()
-    root = find_project_root(start_path)
+    key = (start_path, environ.get(ENV_TRACKING_URI, "").strip())
     pyproject = find_pyproject(start_path)
+    identity = _identity(pyproject)
+    with _RESOLVED_LOCK:
+        cached = _RESOLVED.get(key)
+    if cached is not None and cached[0] == identity and (identity is not None or pyproject is None):
+        return cached[1]
+    project = _read(start_path, pyproject, environ)
+    with _RESOLVED_LOCK:
+        if len(_RESOLVED) >= _RESOLVED_KEPT:
+            _RESOLVED.pop(next(iter(_RESOLVED)))
+        _RESOLVED[key] = (identity, project)
+    return project
+
+
+def _read(start_path: Path, pyproject: Path | None, environ: dict[str, str] | os._Environ[str]) -> Project:
+    root = find_project_root(start_path)
     tool = read_tool_table(pyproject) if pyproject else {}
 
     env_uri = environ.get(ENV_TRACKING_URI, "").strip()

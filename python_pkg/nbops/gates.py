@@ -27,26 +27,21 @@ Plain Python: no IPython or tornado here; MLflow, papermill and nbconvert are im
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import config, lineage, registry, store
-from .errors import InvalidInput, NotFound
+from . import config, registry, runner, store
+from .errors import InvalidInput
 from .gate_catalog import SHIPPED, KnownGate, known_gates, shipped_gate
 from .gate_plans import Plan, plan_gates
 from .gate_records import EXPERIMENT, TAG_PREFIX, record, to_html, write_junit
 from .gate_verdicts import ERROR, FAILED, PASSED, GateOutcome, GateReport, judge
+from .registry import resolve_model
 
 __all__ = [
     "ERROR",
@@ -59,7 +54,6 @@ __all__ = [
     "GateReport",
     "KnownGate",
     "available",
-    "kill_tree",
     "known_gates",
     "resolve_model",
     "run",
@@ -69,10 +63,7 @@ __all__ = [
 
 _Start = Path | str | None
 
-#: How often papermill saves a cell that is still running, so a killed gate keeps its outputs.
-AUTOSAVE_SECONDS = 5
 _NAME = re.compile(r"[^\w.\-]")
-_MODEL_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[^/@]+))")
 
 
 # --- the runner ----------------------------------------------------------------------------------
@@ -134,35 +125,16 @@ def run(
         registry.refresh_card(name, version, start=start)
     result = GateReport(name, version, outcomes, report_dir, junit_path)
     write_junit(result, junit_path)
+    if not result.passed:
+        from . import notify  # never raises, never waits
+
+        notify.gates_failed(result, start)
     return result
 
 
 def available(start: _Start = None) -> list[KnownGate]:
     """Every gate the project at ``start`` (default: the cwd) can name, with the notebook that wins."""
     return known_gates(config.find_project_root(Path(start) if start is not None else None))
-
-
-def resolve_model(model_uri: str, start: _Start = None) -> tuple[str, str]:
-    """``(name, version)`` of ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``; the version must exist."""
-    found = _MODEL_URI.fullmatch(model_uri.strip()) if isinstance(model_uri, str) else None
-    if found is None:
-        raise InvalidInput(f"--model must be models:/NAME/VERSION or models:/NAME@ALIAS, not {model_uri!r}.")
-    name = found["name"]
-    if found["alias"]:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            version = str(store.client(start).get_model_version_by_alias(name, found["alias"]).version)
-        except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-                raise
-            raise NotFound(
-                f"model {name!r} has no alias {found['alias']!r} (or no such model); "
-                "nbops registry list shows the models and their aliases."
-            ) from None
-    else:
-        version = found["version"]
-    return name, str(registry.get_version(name, version, start).version)
 
 
 def _report_dir(report: str | Path | None, project_root: Path, name: str, version: str) -> Path:
@@ -198,31 +170,6 @@ class _Progress:
                 self._callback(line)
 
 
-class _Live:
-    """The papermill processes running now, so an interrupted runner leaves none behind."""
-
-    def __init__(self) -> None:
-        self._procs: set[subprocess.Popen] = set()
-        self._lock = threading.Lock()
-        self.stopping = False
-
-    def add(self, proc: subprocess.Popen) -> None:
-        with self._lock:
-            self._procs.add(proc)
-            if self.stopping:
-                kill_tree(proc)
-
-    def discard(self, proc: subprocess.Popen) -> None:
-        with self._lock:
-            self._procs.discard(proc)
-
-    def kill_all(self) -> None:
-        with self._lock:
-            self.stopping = True
-            for proc in list(self._procs):
-                kill_tree(proc)
-
-
 def _execute_all(
     plans: list[Plan],
     report_dir: Path,
@@ -233,7 +180,7 @@ def _execute_all(
     record: Callable[[GateOutcome], None],
 ) -> list[GateOutcome]:
     """Run every gate, ``parallel`` at a time; each is recorded (in this thread) as it finishes."""
-    live = _Live()
+    live = runner.Live()
     outcomes: dict[str, GateOutcome] = {}
     cwd = Path.cwd()
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="nbops-gate")
@@ -263,70 +210,21 @@ def _execute(
     timeout: float,
     cwd: Path,
     say: _Progress,
-    live: _Live,
+    live: runner.Live,
 ) -> GateOutcome:
-    import yaml
-
     assert plan.path is not None
     executed = report_dir / f"{plan.name}.ipynb"
-    log_path = report_dir / f"{plan.name}.log"
-    params_path = report_dir / f"{plan.name}.parameters.yaml"
-    params_path.write_text(yaml.safe_dump(plan.params, sort_keys=False, allow_unicode=True))
-    executed.unlink(missing_ok=True)
-    command = [
-        sys.executable, "-m", "papermill", str(plan.path), str(executed),
-        "--parameters_file", str(params_path),
-        "--cwd", str(cwd),
-        "--no-progress-bar",
-        "--request-save-on-cell-execute",
-        "--autosave-cell-every", str(AUTOSAVE_SECONDS),
-    ]  # fmt: skip
-    env = os.environ | {
-        config.ENV_TRACKING_URI: tracking_uri,
-        lineage.ENV_NOTEBOOK_PATH: str(plan.path),
-        "PYTHONUNBUFFERED": "1",
-    }
     outcome = GateOutcome(plan.name, ERROR, "", plan.path, plan.params, executed=executed, ran=True)
     say(f"{plan.name}: running…")
-    began = time.monotonic()
-    timed_out = False
-    with log_path.open("wb") as log:
-        try:
-            proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, cwd=cwd, start_new_session=True,
-            )  # fmt: skip
-        except OSError as exc:
-            outcome.reason = f"could not run: cannot start papermill ({exc.strerror})"
-            return outcome
-        live.add(proc)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_tree(proc)
-            proc.wait()
-        finally:
-            live.discard(proc)
-    outcome.duration = time.monotonic() - began
-    judge(outcome, proc.returncode, timed_out, timeout, log_path)
+    ran = runner.run(
+        runner.Execution(plan.path, executed, plan.params, tracking_uri, timeout, cwd=cwd, autosave=True),
+        live=live,
+    )
+    if ran.not_started:
+        outcome.reason = f"could not run: {ran.not_started}"
+        return outcome
+    outcome.duration = ran.duration
+    judge(outcome, ran.returncode, ran.timed_out, timeout, ran.log)
     if outcome.executed is not None:
         outcome.html = to_html(outcome.executed)
     return outcome
-
-
-def kill_tree(proc: subprocess.Popen) -> None:
-    """SIGKILL papermill's process group and the group of every process under it (the kernel's)."""
-    groups = {proc.pid}
-    with contextlib.suppress(Exception):
-        import psutil  # comes with ipykernel
-
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            with contextlib.suppress(OSError):
-                groups.add(os.getpgid(child.pid))
-            with contextlib.suppress(psutil.Error):
-                child.kill()
-    groups.discard(os.getpgrp())  # never this process's own group
-    for group in groups:
-        with contextlib.suppress(OSError):
-            os.killpg(group, signal.SIGKILL)

@@ -77,6 +77,10 @@ Registry:
   %promote NAME VERSION --to ALIAS --reason TEXT
   %rollback NAME [--alias ALIAS] --reason TEXT
 
+Prompts (NAME above may also be prompts:/NAME):
+  %%prompt NAME [--alias ALIAS] [-m MESSAGE] [--chat]
+                    register the cell as a prompt version when it changed (%%prompt? for details)
+
 Gates:
   %gate GATE... --model models:/NAME/VERSION [-p KEY VALUE]... [--parallel N] [--timeout S]
 
@@ -84,6 +88,10 @@ Monitoring:
   %monitor NAME@ALIAS FEATURES_VAR [--predictions VAR] [--labels VAR] [--latency VAR] [--sensitive COLUMN]
   %monitor NAME@ALIAS FEATURES_VAR --score [--labels VAR]    score with the registered version
   %monitor ... --wait                       wait for the retraining an alert starts
+
+Serving:
+  %serve NAME@ALIAS [--name N] [--port P] [--canary ALIAS=PERCENT]... [--shadow ALIAS]
+  %serve --list | --stop N                  servers started in this kernel
 """
 
 
@@ -268,7 +276,7 @@ class NbopsMagics(Magics):
             )
 
     @magic_arguments()
-    @argument("name", help="Registered model name.")
+    @argument("name", help="Registered model name, or prompts:/NAME for a prompt.")
     @argument("version", help="Version to promote.")
     @argument("--to", dest="alias", required=True, help="Alias to point at the version, e.g. champion.")
     @argument("--reason", "-r", required=True, help="Why (recorded in the audit log).")
@@ -330,7 +338,7 @@ class NbopsMagics(Magics):
             raise UsageError(f"gates {verdict}: see the table above and the report in {report.report_dir}")
 
     @magic_arguments()
-    @argument("name", help="Registered model name.")
+    @argument("name", help="Registered model name, or prompts:/NAME for a prompt.")
     @argument("--alias", "-a", default="champion", help="Alias to roll back (default: champion).")
     @argument("--reason", "-r", required=True, help="Why (recorded in the audit log).")
     @line_magic
@@ -431,6 +439,42 @@ class NbopsMagics(Magics):
             display(
                 DriftReport(result.drift, title=f"{result.model} v{result.version} · batch {result.batch}")
             )
+
+    @magic_arguments()
+    @argument("model", nargs="?", help="NAME@ALIAS to serve; the server follows the alias as it moves.")
+    @argument("--name", default=None, help="A name for --stop (default: NAME@ALIAS).")
+    @argument("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+    @argument("--canary", action="append", metavar="ALIAS=PERCENT", help="Canary share; repeatable.")
+    @argument("--shadow", default=None, metavar="ALIAS", help="Copy every request to ALIAS.")
+    @argument("--list", action="store_true", help="List the servers started in this kernel.")
+    @argument("--stop", default=None, metavar="NAME", help="Stop the server started under NAME.")
+    @line_magic
+    def serve(self, line: str) -> None:
+        """Serve a registered model from a child process on 127.0.0.1, following its alias."""
+        from . import serving
+        from .serving.routing import parse_canary
+
+        if _asks_for_help(self.serve, line):
+            return
+        args = parse_argstring(self.serve, line)
+        if args.list:
+            for server in serving.servers() or []:
+                print(f"{server.name}: {server.target} at {server.url} (pid {server.pid})")
+            if not serving.servers():
+                print("no servers started in this kernel")
+            return
+        if args.stop:
+            code = self._call(serving.stop, args.stop)
+            print(f"✓ stopped {args.stop} (exit code {code})")
+            return
+        if not args.model:
+            raise UsageError("%serve takes NAME@ALIAS, or --list, or --stop NAME.")
+        canary = self._call(parse_canary, args.canary)
+        server = self._call(
+            serving.serve, args.model, name=args.name, port=args.port, canary=canary, shadow=args.shadow
+        )
+        print(f"✓ serving {server.target} at {server.url} as {server.name!r} (%serve --stop {server.name})")
+        return server
 
     def _variable(self, name: str, what: str):
         if name not in self.shell.user_ns:

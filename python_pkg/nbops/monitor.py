@@ -1,6 +1,6 @@
 """``nbops.monitor``: the notebook face of monitoring, one namespace for its functions.
 
-``nbops.monitor.log_batch(...)``, ``score_and_log``, ``drift``, ``compare``, ``series``,
+``nbops.monitor.log_batch(...)``, ``log_labels``, ``score_and_log``, ``drift``, ``compare``, ``series``,
 ``alerts``, ``check``, ``wait_for_retraining``, ``review``. Each is defined in
 ``nbops.monitoring``; this module only gathers them under names that read well in a notebook,
 imported on first use.
@@ -12,17 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .monitoring.alerting import alerts, check, open_alert_counts, wait_for_retraining
-    from .monitoring.batches import compare, log_batch, monitored_versions, score_and_log, series
+    from .monitoring.batches import compare, log_batch, score_and_log
     from .monitoring.drift import drift
+    from .monitoring.labels import log_labels
     from .monitoring.review import review
+    from .monitoring.runs import monitored_versions, series
 
 _WHERE = {
     "log_batch": "batches",
     "score_and_log": "batches",
-    "series": "batches",
+    "series": "runs",
     "compare": "batches",
-    "monitored_versions": "batches",
+    "monitored_versions": "runs",
     "drift": "drift",
+    "log_labels": "labels",
     "alerts": "alerting",
     "check": "alerting",
     "open_alert_counts": "alerting",
@@ -36,6 +39,7 @@ __all__ = [
     "compare",
     "drift",
     "log_batch",
+    "log_labels",
     "monitored_versions",
     "open_alert_counts",
     "review",

@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .alerting import alerts, check, open_alert_counts, wait_for_retraining
-    from .batches import compare, log_batch, monitored_versions, score_and_log, series
+    from .batches import compare, log_batch, score_and_log
+    from .runs import monitored_versions, series
 
 # Functions whose names are not also submodule names (``drift`` and ``review`` are both: use
 # ``nbops.monitor.drift`` / ``nbops.monitor.review`` for the functions).
 _WHERE = {
     "log_batch": "batches",
     "score_and_log": "batches",
-    "series": "batches",
+    "series": "runs",
     "compare": "batches",
-    "monitored_versions": "batches",
+    "monitored_versions": "runs",
     "alerts": "alerting",
     "check": "alerting",
     "open_alert_counts": "alerting",

@@ -12,6 +12,7 @@ Rules live in ``pyproject.toml``, one table each, so they are reviewed like code
     retrain = "notebooks/retrain.ipynb"            # optional: see monitoring.retrain
     retrain_parameters = { data_path = "data/latest.csv" }
     gate_parameters = { data_path = "data/holdout.csv" }
+    notify = ["oncall"]             # optional: channels told when it opens and resolves (notify)
 
 An *episode* starts when a rule fires and ends at the first batch where its metric no longer
 breaches. One alert is opened per episode — not one per batch — so a retrain starts once. A batch
@@ -82,6 +83,7 @@ class Rule:
     retrain: str | None = None
     retrain_parameters: dict[str, Any] = field(default_factory=dict)
     gate_parameters: dict[str, Any] = field(default_factory=dict)
+    notify: tuple[str, ...] = ()
 
     def breached(self, value: float) -> bool:
         return math.isfinite(value) and OPS[self.op](value, self.threshold)
@@ -128,6 +130,9 @@ def _rule(name: str, spec: dict[str, Any], where: str) -> Rule:
     for key in ("model", "retrain"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise ConfigError(f"{where}: {key} must be text.")
+    notify = spec.get("notify", [])
+    if not isinstance(notify, list) or not all(isinstance(n, str) for n in notify):
+        raise ConfigError(f'{where}: notify must be a list of channel names, e.g. notify = ["oncall"].')
     return Rule(
         name=name,
         metric=metric,
@@ -139,6 +144,7 @@ def _rule(name: str, spec: dict[str, Any], where: str) -> Rule:
         retrain=spec.get("retrain"),
         retrain_parameters=dict(spec.get("retrain_parameters", {})),
         gate_parameters=dict(spec.get("gate_parameters", {})),
+        notify=tuple(notify),
     )
 
 
@@ -151,7 +157,7 @@ def evaluate(name: str, version: str, batch: int | None = None, start: _Start = 
     ``batch`` is the batch just logged: a rule whose metric that batch did not record is skipped.
     An alert this call opened comes back with its retraining ``queued``; the job runs on its own.
     """
-    from .batches import monitoring_run_id
+    from .runs import monitoring_run_id
 
     applicable = [r for r in rules(start) if r.applies_to(name)]
     if not applicable:
@@ -177,12 +183,22 @@ def evaluate(name: str, version: str, batch: int | None = None, start: _Start = 
                 continue  # another writer opened this episode's alert
             if rule.retrain and retraining.queue(alert, rule, start):
                 alert = _alert(client.get_run(alert["id"]))
+            _notify(rule, alert, start)
             changes.append(alert)
         elif current is not None and current["state"] == OPEN and not rule.breached(history[-1].value):
             resolved = _resolve(client, current, history[-1], start)
             if resolved is not None:
+                _notify(rule, resolved, start)
                 changes.append(resolved)
     return changes
+
+
+def _notify(rule: Rule, alert: dict[str, Any], start: _Start) -> None:
+    """Tell the rule's channels in the background, once per opening and resolution (never raises)."""
+    if rule.notify:
+        from .. import notify
+
+        notify.alert_changed(alert, list(rule.notify), start)
 
 
 def check(model: str | None = None, start: _Start = None) -> list[dict[str, Any]]:
@@ -192,7 +208,7 @@ def check(model: str | None = None, start: _Start = None) -> list[dict[str, Any]
     opens queues its retraining and returns: checking never waits for, nor does, the retraining
     itself. A retraining job found dead is recorded as ``failed``.
     """
-    from .batches import monitored_versions
+    from .runs import monitored_versions
 
     for entry in monitored_versions(model, start):
         evaluate(entry["model"], entry["version"], start=start)

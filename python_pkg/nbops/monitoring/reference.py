@@ -11,22 +11,29 @@ The *baseline* of the performance metrics is what the version was accepted on: t
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
-from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .. import store
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
+from .profile_store import PROFILE_FILE, PROFILE_TAG, build_profile, save_profile, version_profile
+
+# Where profiles live is part of what a reference means: their names are offered here too.
+__all__ = [
+    "BASELINE_NAMES",
+    "PROFILE_FILE",
+    "PROFILE_TAG",
+    "baseline_metrics",
+    "build_profile",
+    "load_profile",
+    "resolve",
+    "save_profile",
+    "version_profile",
+]
 
 _Start = Path | str | None
 
-PROFILE_TAG = "nbops.monitor.profile"
-PROFILE_FILE = "reference_profile.npz"
 #: Performance metrics a batch with labels reports, and the names a baseline may carry them under.
 BASELINE_NAMES = {
     "accuracy": ("accuracy", "test_accuracy", "val_accuracy", "holdout_accuracy"),
@@ -43,7 +50,7 @@ def resolve(model: str, start: _Start = None) -> tuple[str, str]:
 
     A bare name means its ``champion``: what serves is what is monitored.
     """
-    from ..gates import resolve_model
+    from ..registry import resolve_model
 
     found = _SPEC.fullmatch(model.strip()) if isinstance(model, str) else None
     if found is None:
@@ -54,82 +61,11 @@ def resolve(model: str, start: _Start = None) -> tuple[str, str]:
     return resolve_model(f"models:/{name}@{found['alias'] or 'champion'}", start)
 
 
-def build_profile(model: Any, data: Any) -> Any:
-    """The reference profile of ``data`` and of ``model``'s predictions on it.
-
-    Built before anything is registered, so data nbops cannot profile is refused up front.
-    """
-    import pandas as pd
-
-    from . import profile
-
-    try:
-        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"--data must be a table (DataFrame or 2-D array) to profile: {exc}") from None
-    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
-    if frame.empty:
-        raise InvalidInput("--data has no rows (or no columns): pass the training data to compare with.")
-    predict = getattr(model, "predict", None)
-    predictions = predict(data) if callable(predict) else None
-    return profile.build(frame, predictions)
-
-
-def save_profile(name: str, version: str, run_id: str, built: Any, start: _Start) -> str:
-    """Store a built profile beside the version's run and tag the version with where it is."""
-    folder = f"monitoring/{name}/v{version}"
-    client = store.client(start)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / PROFILE_FILE
-        path.write_bytes(built.to_bytes())
-        client.log_artifact(run_id, str(path), folder)
-    uri = f"runs:/{run_id}/{folder}/{PROFILE_FILE}"
-    client.set_model_version_tag(name, version, PROFILE_TAG, uri)
-    return uri
-
-
 def load_profile(name: str, version: str, start: _Start = None) -> Any:
     """The version's reference profile; ``NotFound`` says how to get one."""
     from ..registry import get_version
 
     return version_profile(get_version(name, version, start), start)
-
-
-def version_profile(mv: Any, start: _Start = None) -> Any:
-    """The reference profile of a model version already read (``ModelVersion``): no store call once cached."""
-    uri = mv.tags.get(PROFILE_TAG)
-    if not uri:
-        raise NotFound(
-            f"version {mv.version} of {mv.name!r} has no reference profile: register it with data "
-            "(%register MODEL --name NAME --data X_train) so monitoring has something to compare with."
-        )
-    return _load(store.settings(start).tracking_uri, uri)
-
-
-@lru_cache(maxsize=32)
-def _load(tracking_uri: str, uri: str) -> Any:
-    import mlflow.artifacts
-
-    from . import profile
-
-    with tempfile.TemporaryDirectory() as tmp, _quiet_download():
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=tracking_uri)
-        return profile.Profile.from_bytes(Path(local).read_bytes())
-
-
-@contextlib.contextmanager
-def _quiet_download() -> Iterator[None]:
-    """No MLflow download progress bar in the middle of a notebook's batch summary."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    before = os.environ.get(key)
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = before
 
 
 def baseline_metrics(name: str, version: str, start: _Start = None) -> dict[str, float]:

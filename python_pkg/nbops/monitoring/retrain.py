@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import audit, config, gates, jobs, registry, store
+from .. import audit, config, gates, registry, runner, store
 from ..errors import NbopsError
 
 _Start = Path | str | None
@@ -88,7 +88,7 @@ def run(request: Request, start: _Start = None) -> dict[str, str]:
             raise NbopsError(
                 f"the retrain notebook {notebook} does not exist; fix the retrain path of rule {request.rule}."
             )
-        jobs.execute(
+        runner.execute(
             notebook,
             folder / notebook.name,
             expand(_parameters(notebook, request), places),

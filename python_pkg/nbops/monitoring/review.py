@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import config, jobs, registry
+from .. import config, registry, runner
 
 _Start = Path | str | None
 
@@ -39,7 +39,7 @@ def review(name: str, batches: int = 20, output: str | Path | None = None, start
     if html_path.suffix != ".html":
         html_path = html_path / f"review-{name}.html"
     executed = html_path.with_suffix(".ipynb")
-    jobs.execute(
+    runner.execute(
         template_path(settings.project_root),
         executed,
         {"model_name": name, "batches": batches},

@@ -38,7 +38,15 @@ STORE_THREADS = 2
 
 #: What the routes import on first use besides MLflow (which ``store.load_mlflow`` brings):
 #: nbops' monitoring reads (the models list counts open alerts) and the model card renderer.
-ROUTE_MODULES = ("nbops.monitoring.alerting", "nbops.monitoring.batches", "nbops.cards", "jinja2", "mistune")
+ROUTE_MODULES = (
+    "nbops.monitoring.alerting",
+    "nbops.monitoring.batches",
+    "nbops.monitoring.runs",
+    "nbops.monitoring.card",
+    "nbops.cards",
+    "jinja2",
+    "mistune",
+)
 
 _executor = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="nbops-store")
 _settings_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbops-settings")

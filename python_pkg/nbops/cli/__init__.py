@@ -1,0 +1,23 @@
+"""The ``nbops`` command: the terminal and CI face of nbops.
+
+``base`` holds the command group, the exit codes and the one error boundary; each other module
+adds the commands of one area to that group when imported: ``models`` (registry, promote,
+rollback, audit), ``gating`` (gate run and list), ``operations`` (monitor, review, notify,
+deployments) and ``deploying`` (serve, deploy image and manifests).
+"""
+
+from __future__ import annotations
+
+from . import deploying, gating, models, operations
+from .base import EXIT_MEANINGS, ExitCode, _gate_exit_code, main
+
+__all__ = [
+    "EXIT_MEANINGS",
+    "ExitCode",
+    "_gate_exit_code",
+    "deploying",
+    "gating",
+    "main",
+    "models",
+    "operations",
+]

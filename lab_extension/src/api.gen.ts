@@ -537,6 +537,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model servers started with `nbops serve`, newest first, with their latest stats.
+         * @description Read from the `nbops-deployments` experiment: one run per server, RUNNING while it is up. A server whose last heartbeat is older than three heartbeat periods is `stale` (it died without saying so); `stopped=true` adds the servers that have ended.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only the servers of this registered model. */
+                    model?: string;
+                    stopped?: "true" | "false";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The deployments. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Deployment"][];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -766,6 +812,43 @@ export interface components {
             promoted?: "true";
             /** @description The audit log sequence number of that promotion (a decimal string). */
             promotion_event?: string;
+        };
+        /** @description One model server as `nbops.serving.deployments.list_deployments` returns it. */
+        Deployment: {
+            /** @description The deployment's MLflow run id. */
+            id: string;
+            model: string;
+            /** @example champion */
+            alias: string;
+            /** @description The version the alias served at the last heartbeat. */
+            version: string;
+            /** @example http://127.0.0.1:5001 */
+            url: string;
+            host: string;
+            /** @description Process id of the server on `host` (a decimal string). */
+            pid: string;
+            /** @enum {string} */
+            status: "live" | "stale" | "stopped";
+            /** @description Alias → percent of request IDs it receives; empty without a canary. */
+            canary: {
+                [key: string]: number;
+            };
+            /** @description The alias every request is copied to. */
+            shadow: string | null;
+            /** @description The server's counters at its last heartbeat, e.g. the inference log's `logged_rows`, `logged_batches`, `dropped_rows`, `pending_rows` and `last_error`. */
+            stats: {
+                [key: string]: unknown;
+            };
+            /** @description Epoch seconds. */
+            started: number | null;
+            /** @description Epoch seconds of the last heartbeat. */
+            heartbeat: number | null;
+            /** @description Seconds since the last heartbeat. */
+            heartbeat_age: number | null;
+            /** @description The server's heartbeat period. */
+            heartbeat_seconds: number;
+            /** @description Epoch seconds when it ended; null while running. */
+            stopped: number | null;
         };
         Error: {
             /** @description One line - what went wrong and what to do. */

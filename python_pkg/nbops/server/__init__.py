@@ -10,6 +10,7 @@ from jupyter_server.utils import url_path_join
 from .handlers import (
     AlertsHandler,
     AuditHandler,
+    DeploymentsHandler,
     ModelsHandler,
     MonitoringHandler,
     PromoteHandler,
@@ -37,6 +38,7 @@ ROUTES: list[tuple[str, type]] = [
     ("models/{name}/rollback", RollbackHandler),
     ("audit", AuditHandler),
     ("alerts", AlertsHandler),
+    ("deployments", DeploymentsHandler),
 ]
 
 

@@ -25,8 +25,9 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
-from .. import __version__, catalog, config, runs
+from .. import catalog, config, runs
 from ..errors import InvalidInput, NbopsError
+from ..version import __version__
 from .store_threads import run_in_store_thread, run_off_loop
 
 #: The resource name checked by Jupyter's authorizer for every nbops route.
@@ -222,3 +223,19 @@ class AlertsHandler(NbopsHandler):
         model = self.get_query_argument("model", None)
         state = self.get_query_argument("state", "open")
         self.reply(await self.call(catalog.alerts, model, state, start=self.root_dir))
+
+
+class DeploymentsHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        model = self.get_query_argument("model", None)
+        if model is not None:
+            catalog.check_model_name(model)
+        stopped = self.get_query_argument("stopped", "false")
+        if stopped not in ("true", "false"):
+            raise InvalidInput(f"stopped must be true or false, got {stopped!r}.")
+        from ..serving.deployments import list_deployments
+
+        found = await self.call(list_deployments, model, start=self.root_dir, stopped=stopped == "true")
+        self.reply(found)

@@ -1,0 +1,208 @@
+"""``nbops deploy image``: build the OCI image of a registered version with podman or Docker.
+
+The steps: resolve ``MODEL@ALIAS`` or ``MODEL/VERSION`` to a version, write its build context
+(``context.py``), build it (offline: ``--network none --pull=never``, the wheels already in the
+context), then record the image's tag and digest on the model version (tags ``nbops.deploy.image``
+and ``nbops.deploy.image_digest``) and in the audit log (action ``image``). Podman builds in Docker's
+image format, because the OCI format has no HEALTHCHECK.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InvalidInput, NbopsError
+from .context import BuildContext, VersionFacts, write_context
+from .engine import Engine, find_engine
+
+TAG_IMAGE = "nbops.deploy.image"
+TAG_DIGEST = "nbops.deploy.image_digest"
+AUDIT_ACTION = "image"
+_TARGET = re.compile(r"(?:models:/)?(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[^/@]+))")
+_DEFAULT_ALIAS = "champion"
+
+
+class BuildFailed(NbopsError):
+    """The container engine could not build the image."""
+
+
+@dataclass
+class BuiltImage:
+    """A built image: its tag and digest, the version it serves, and how long the build took."""
+
+    tag: str
+    digest: str
+    model: str
+    version: str
+    alias: str
+    base_image: str
+    engine: str
+    context: str | None
+    build_seconds: float
+    output: str = field(repr=False, default="")
+
+    def to_dict(self) -> dict[str, object]:
+        return {key: value for key, value in self.__dict__.items() if key != "output"}
+
+
+def resolve(target: str, start: Path | str | None = None) -> VersionFacts:
+    """The version ``MODEL@ALIAS`` or ``MODEL/VERSION`` names, with its run and commit."""
+    from .. import lineage, registry, store
+
+    found = _TARGET.fullmatch(str(target).strip())
+    if found is None:
+        raise InvalidInput(
+            f"deploy image takes MODEL@ALIAS or MODEL/VERSION, e.g. churn@champion; got {target!r}."
+        )
+    name = found["name"]
+    uri = f"models:/{name}@{found['alias']}" if found["alias"] else f"models:/{name}/{found['version']}"
+    name, version = registry.resolve_model(uri, start)
+    alias = found["alias"] or next(iter(registry.aliases_of(name, version, start)), _DEFAULT_ALIAS)
+    mv = registry.get_version(name, version, start)
+    commit = (mv.tags or {}).get(lineage.TAG_GIT_COMMIT, "")
+    if not commit and mv.run_id:
+        try:
+            commit = store.client(start).get_run(mv.run_id).data.tags.get(lineage.TAG_GIT_COMMIT, "")
+        except Exception:  # the run may be gone; the label is then empty
+            commit = ""
+    return VersionFacts(name=name, version=version, alias=alias, run_id=mv.run_id or "", git_commit=commit)
+
+
+def default_tag(facts: VersionFacts) -> str:
+    """``localhost/nbops-NAME:vVERSION``: a valid image reference for any registered model name."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", facts.name.lower()).strip("-._") or "model"
+    return f"localhost/nbops-{slug}:v{facts.version}"
+
+
+def _base_python(engine: Engine) -> object:
+    """``probe(image) -> "3.11"``: the Python of a local base image, so offline wheels match it."""
+
+    def probe(image: str) -> str | None:
+        if subprocess.run([engine.path, "image", "inspect", image], capture_output=True).returncode != 0:
+            raise InvalidInput(
+                f"the base image {image} is not on this machine; an offline build cannot pull it: "
+                f"{engine.name} pull it (or load it) first, or pass --base-image."
+            )
+        done = subprocess.run(
+            [engine.path, "run", "--rm", "--network", "none", "--entrypoint", "python3", image, "-c",
+             "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode != 0 or not re.fullmatch(r"\d+\.\d+", done.stdout.strip()):
+            raise InvalidInput(
+                f"the base image {image} has no python3 to install the model's requirements into."
+            )
+        return done.stdout.strip()
+
+    return probe
+
+
+def build(
+    target: str,
+    *,
+    tag: str | None = None,
+    base_image: str | None = None,
+    engine: str | None = None,
+    offline: bool = False,
+    context_dir: Path | str | None = None,
+    start: Path | str | None = None,
+) -> BuiltImage:
+    """Write the context of ``target``'s version, build its image, and record tag and digest.
+
+    Everything that can be refused (engine, version, artifacts, folder) is checked before the build;
+    without ``context_dir`` the context lives in a temporary folder that is removed afterwards.
+    """
+    found_engine = find_engine(engine)
+    facts = resolve(target, start)
+    tag = tag or default_tag(facts)
+    probe = _base_python(found_engine) if offline else None
+    context = write_context(
+        facts,
+        dest=Path(context_dir) if context_dir is not None else None,
+        base_image=base_image,
+        offline=offline,
+        base_python=probe,
+        start=start,
+    )
+    try:
+        seconds, output = _run_build(found_engine, context, tag)
+        digest = _digest(found_engine, tag)
+    finally:
+        if context_dir is None:
+            shutil.rmtree(context.path, ignore_errors=True)
+    built = BuiltImage(
+        tag=tag,
+        digest=digest,
+        model=facts.name,
+        version=facts.version,
+        alias=facts.alias,
+        base_image=context.base_image,
+        engine=found_engine.name,
+        context=str(context.path) if context_dir is not None else None,
+        build_seconds=seconds,
+        output=output,
+    )
+    _record(built, offline, start)
+    return built
+
+
+def _run_build(engine: Engine, context: BuildContext, tag: str) -> tuple[float, str]:
+    command = [engine.path, "build", "-t", tag]
+    if engine.is_podman:
+        command += ["--format", "docker", "--layers"]
+    if context.offline:
+        command += ["--network", "none", "--pull=never" if engine.is_podman else "--pull=false"]
+    command.append(str(context.path))
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - began
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        lines = [line for line in output.strip().splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {done.returncode}"
+        raise BuildFailed(f"{engine.name} build of {tag} failed: {last.strip()[:300]}")
+    return seconds, output
+
+
+def _digest(engine: Engine, tag: str) -> str:
+    done = subprocess.run(
+        [engine.path, "image", "inspect", "--format", "{{.Digest}}", tag], capture_output=True, text=True
+    )
+    digest = done.stdout.strip()
+    if done.returncode != 0 or not digest or digest == "<no value>":
+        done = subprocess.run(
+            [engine.path, "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True
+        )
+        digest = done.stdout.strip()
+    return digest
+
+
+def _record(built: BuiltImage, offline: bool, start: Path | str | None) -> None:
+    """The tag and digest on the model version, and one ``image`` event in the audit log."""
+    from .. import audit, store
+
+    client = store.client(start)
+    client.set_model_version_tag(built.model, built.version, TAG_IMAGE, built.tag)
+    client.set_model_version_tag(built.model, built.version, TAG_DIGEST, built.digest)
+    audit.append(
+        AUDIT_ACTION,
+        model=built.model,
+        version=built.version,
+        alias=built.alias,
+        source="deploy",
+        details={
+            "image": built.tag,
+            "digest": built.digest,
+            "base_image": built.base_image,
+            "engine": built.engine,
+            "offline": offline,
+        },
+        start=start,
+    )

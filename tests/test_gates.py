@@ -406,7 +406,7 @@ def test_the_ci_template_runs_the_shipped_gates_and_uploads_the_report() -> None
 
 # --- a project's own gates, by name (both backends) -----------------------------------------------
 
-KNOWN = "data_validation, fairness, latency, my_gate, performance"
+KNOWN = "data_validation, fairness, latency, llm_quality, my_gate, performance"
 
 
 def exact_notebook(path: Path, parameters: str, *sources: str) -> Path:

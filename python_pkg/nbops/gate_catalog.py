@@ -24,7 +24,7 @@ from typing import Any
 from .errors import InvalidInput
 
 #: The gates nbops ships, documented in the README.
-SHIPPED = ("performance", "data_validation", "fairness", "latency")
+SHIPPED = ("performance", "data_validation", "fairness", "latency", "llm_quality")
 PROJECT, PACKAGE = "project", "shipped"
 #: Where a project keeps its gates, under the project root.
 PROJECT_GATES = Path("notebooks") / "gates"

@@ -16,7 +16,7 @@ CONSTRAINTS := requirements/constraints.txt
 INSTALL_INPUTS := pyproject.toml $(CONSTRAINTS) lab_extension/package.json lab_extension/yarn.lock \
   $(wildcard lab_extension/src/*) $(filter-out lab_extension/src/__tests__/%,$(wildcard lab_extension/src/*/*))
 
-.PHONY: demo demo-run demo-gates lab test test-oldest lint format chromium postgresql constraints clean help
+.PHONY: demo demo-run demo-gates lab test test-oldest lint format chromium postgresql shellcheck podman constraints clean help
 
 help:
 	@echo "make demo   — install, run the example notebooks on the embedded store, start JupyterLab"
@@ -41,8 +41,11 @@ define install_nbops
 	@touch $@
 endef
 
+# The demo runs every example notebook: LLM token counting and manifest validation included
+# (a variable, since a comma inside $(call ...) would split the argument).
+DEMO_TARGET := .[llm,deploy]
 $(VENV)/.installed: $(VENV)/bin/python $(INSTALL_INPUTS)
-	$(call install_nbops,.)
+	$(call install_nbops,$(DEMO_TARGET))
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(call install_nbops,.[test])
@@ -82,7 +85,7 @@ lab: $(VENV)/.installed
 	  --IdentityProvider.token=$$token --ServerApp.root_dir=$(CURDIR) --LabApp.news_url=None
 
 ## test: the whole suite, exactly what CI runs.
-test: $(VENV)/.installed-test chromium postgresql lint test-oldest
+test: $(VENV)/.installed-test chromium postgresql shellcheck podman lint test-oldest
 	cd lab_extension && jlpm test
 	$(BIN)/python -m pytest --junitxml=test-results/junit.xml
 
@@ -141,6 +144,24 @@ postgresql:
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  echo "Installing Debian's postgresql for the team-server tests"; \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+# actionlint runs shellcheck over the CI templates' scripts (tests/test_ci_templates.py): Debian's binary.
+shellcheck:
+	@if ! command -v shellcheck >/dev/null 2>&1; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's shellcheck for the CI template tests"; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq shellcheck >/dev/null; \
+	fi
+
+# The image tests build and run OCI images with Debian's podman (runc, since crun cannot run here) on a
+# base image that debootstrap makes locally once (tests/images.py): no Docker daemon or registry needed.
+podman:
+	@if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 \
+	    || ! command -v debootstrap >/dev/null 2>&1; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's podman, runc and debootstrap for the image tests"; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq podman runc debootstrap >/dev/null; \
 	fi
 
 clean:

@@ -124,6 +124,57 @@ def check_monitoring(client: MlflowClient) -> None:
     assert "alert" in actions and actions.count("retrain") == 4
 
 
+def check_serving(client: MlflowClient) -> None:
+    from nbops import monitor, registry
+    from nbops.serving.deployments import list_deployments
+
+    name = "nb-test-served"
+    aliases = client.get_registered_model(name).aliases
+    assert {alias: str(version) for alias, version in aliases.items()} == {"champion": "1", "challenger": "2"}
+    timeline = registry.history(name)["champion"]
+    assert [(t["action"], t["to_version"]) for t in timeline] == [
+        ("promote", "1"),
+        ("promote", "2"),
+        ("rollback", "1"),
+    ]
+    served = monitor.series(name, 1, ["drift.share", "labels.rows", "performance.accuracy", "latency.p95_ms"])
+    assert [p["value"] for p in served["labels.rows"]] == [500.0, 500.0]  # every served row got its label
+    shares = [p["value"] for p in served["drift.share"]]
+    assert shares[0] < 0.3 <= shares[1]  # the second batch came from the changed population
+    assert len(served["performance.accuracy"]) == 2 and len(served["latency.p95_ms"]) == 2
+    promoted = monitor.series(name, 2, ["labels.rows"])  # after the promotion, traffic went to version 2
+    assert [p["value"] for p in promoted["labels.rows"]] == [500.0]
+    (deployment,) = list_deployments(name, stopped=True)
+    assert (deployment["status"], deployment["alias"]) == ("stopped", "champion")  # the last cell stopped it
+
+
+def check_deploy(client: MlflowClient) -> None:
+    name = "nb-test-deployed"
+    champion = client.get_model_version_by_alias(name, "champion")
+    challenger = client.get_model_version_by_alias(name, "challenger")
+    # Each version's tag names the last target that deployed it: kserve (champion only) came last.
+    assert champion.tags["nbops.deploy.manifests"].startswith("kserve ")
+    assert challenger.tags["nbops.deploy.manifests"].startswith("rollouts ")
+
+
+def check_llmops(client: MlflowClient) -> None:
+    from nbops import llm, prompts
+
+    assert str(prompts.load("llmops-demo@production").version) == "2"  # the better version, promoted
+    means = {v: client.get_prompt_version("llmops-demo", v).tags["nbops.eval.exact_match.mean"] for v in "12"}
+    assert means == {"1": "0.0", "2": "1.0"}
+    history = llm.history(prompt="llmops-demo@production")
+    assert list(history["llm.calls"]) == [20.0, 20.0]  # the evaluations' calls are not traffic
+    # "Reply with the answer only, ... Question: What is the capital of X?" is 23 tokens, "ANSWER: X" 4,
+    # at $0.50 and $1.50 per million: $17.5 per million calls.
+    assert list(history["llm.tokens_in"]) == [460.0, 460.0] and list(history["llm.tokens_out"]) == [
+        80.0,
+        80.0,
+    ]
+    assert list(history["llm.cost_per_1k_calls"]) == pytest.approx([0.0175, 0.0175])
+    assert list(history["quality.exact_match"]) == [1.0, 1.0]
+
+
 #: What each notebook must leave in the store, and the parameters it runs with in the suite.
 EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
     "01_quickstart.ipynb": ({"n_estimators": 25}, check_quickstart),
@@ -134,6 +185,9 @@ EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
     "03_registry.ipynb": ({"model_name": "nb-test-model"}, check_registry),
     "04_gates.ipynb": ({"model_name": "nb-test-gated"}, check_gates),
     "05_monitoring.ipynb": ({"batches": 4, "drift_from": 3, "batch_size": 400}, check_monitoring),
+    "06_serving.ipynb": ({"model_name": "nb-test-served"}, check_serving),
+    "07_llmops.ipynb": ({"calls": 40, "windows": 2}, check_llmops),
+    "08_deploy.ipynb": ({"model_name": "nb-test-deployed"}, check_deploy),
 }
 
 

@@ -16,18 +16,16 @@ newest point of a step (the one ``latest()`` shows) always counts every label kn
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import store
 from ..errors import InvalidInput, NotFound
+from .profile_store import _quiet_download as _quiet  # one switch for MLflow's progress bars
 
 _Start = Path | str | None
 
@@ -203,21 +201,6 @@ def _download(client: Any, run_id: str, path: str) -> list[dict[str, Any]] | Non
             return None
         text = Path(local).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """No MLflow download progress bars while a notebook cell joins labels."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    before = os.environ.get(key)
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = before
 
 
 def _batch_lines(client: Any, uri: str, run_id: str, batch: int) -> list[dict[str, Any]]:

@@ -164,14 +164,26 @@ def open_sidebar(page: Page) -> Locator:
 
 
 def widen_sidebar(page: Page, width: int = 520) -> None:
-    """Drag the left sidebar's edge, as a user does to give charts room."""
+    """Drag the left sidebar's edge, as a user does to give charts room.
+
+    The workspace may still be restoring the layout (the sidebar's saved width) when the page
+    shows: wait until the edge stands still, and grab it only where it is, so that a drag never
+    starts on the panel's content (a press and release there would click a row).
+    """
     handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)").first
-    box = handle.bounding_box()
+    box = None
+    for _ in range(20):
+        handle.hover()  # waits for the edge to be visible and stable, then puts the mouse on it
+        box = handle.bounding_box()
+        assert box is not None
+        page.wait_for_timeout(100)
+        if handle.bounding_box() == box:
+            break
     assert box is not None
     if abs(box["x"] - width) > 20:
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 300)
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
-        page.mouse.move(width, box["y"] + 300, steps=8)
+        page.mouse.move(width, box["y"] + box["height"] / 2, steps=8)
         page.mouse.up()
 
 
@@ -180,8 +192,24 @@ def model(page: Page, name: str) -> Locator:
 
 
 def expand(row: Locator) -> None:
-    if row.get_attribute("aria-expanded") != "true":
+    """Open a folded row with a click, as a user does: once it shows folded, click it.
+
+    On a loaded machine the page may still be drawing what it restored when the row is read;
+    a row read as folded that opens by itself is not clicked again, one that stays folded is.
+    """
+    for _ in range(3):
+        if row.get_attribute("aria-expanded") == "true":
+            try:
+                expect(row).to_have_attribute("aria-expanded", "true", timeout=1_000)
+                return
+            except AssertionError:
+                continue  # it was being folded as it was read
         row.click()
+        try:
+            expect(row).to_have_attribute("aria-expanded", "true", timeout=5_000)
+            return
+        except AssertionError:
+            continue
     expect(row).to_have_attribute("aria-expanded", "true")
 
 

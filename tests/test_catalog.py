@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import sqlalchemy
 from mlflow import MlflowClient
 
 import nbops
-from nbops import audit, catalog, registry, store
+from nbops import audit, catalog, registry, store, version_detail
 from nbops.errors import InvalidInput, NotFound, PolicyError
 
 POLICY = """
@@ -158,7 +159,7 @@ def test_the_client_path_gives_the_same_pages_as_the_sql_path(
                 return found
 
     sql = pages()
-    monkeypatch.setattr(catalog, "_sql_registry_store", lambda client: None)
+    monkeypatch.setattr(store, "sql_registry_store", lambda client: None)
     assert pages() == sql
     assert catalog.versions("quote'd")["total"] == 2
 
@@ -239,7 +240,7 @@ def test_one_version_in_full_lineage_metrics_gates_policy_and_card(tracking_uri:
     )
     registry.promote("iris", 1, "staging", "try it")
 
-    detail = catalog.version_detail("iris", version.version)
+    detail = version_detail.version_detail("iris", version.version)
 
     assert (detail["model"], detail["version"], detail["status"]) == ("iris", "1", "READY")
     assert detail["aliases"] == ["staging"] and detail["run_id"] == run.info.run_id
@@ -261,7 +262,47 @@ def test_one_version_in_full_lineage_metrics_gates_policy_and_card(tracking_uri:
     assert "<h1>Model card: iris version 1</h1>" in detail["card_html"]
     assert "&lt;i&gt;irises&lt;/i&gt;" in detail["card_html"] and "<i>" not in detail["card_html"]
     with pytest.raises(NotFound, match="has no version 7"):
-        catalog.version_detail("iris", "7")
+        version_detail.version_detail("iris", "7")
+
+
+def test_the_detail_shows_the_latest_reproduction_verdict_with_its_metric_table(
+    tracking_uri: str, tmp_path: Path
+) -> None:
+    """Recorded with the reproduce module's own ``records.record``, as ``nbops reproduce`` does."""
+    from nbops.reproducing import DIFFERS, MetricRow, Reproduction, records
+
+    client = MlflowClient(tracking_uri)
+    with nbops.track("train") as run:
+        nbops.log_metric("accuracy", 0.97)
+    client.create_registered_model("churn")
+    client.create_model_version("churn", "s3://nowhere/model", run_id=run.info.run_id)
+
+    assert version_detail.version_detail("churn", "1")["reproduction"] is None
+
+    result = Reproduction(
+        "churn", "1", DIFFERS,
+        [MetricRow("accuracy", 0.97, 0.91, 0.01, 0.0619, False), MetricRow("loss", 0.2, None, 0.01, None, False)],
+        ["dataset iris changed"], "a" * 40, str(tmp_path / "train.ipynb"), run.info.run_id,
+        run_id="b" * 32, time="2026-03-04 05:06 UTC",
+    )  # fmt: skip
+    records.record(result, 1.0)
+
+    shown = version_detail.version_detail("churn", "1")["reproduction"]
+    assert shown["verdict"] == "differs"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z", shown["time"])
+    assert shown["run_id"] == result.record_run_id and shown["reproduced_run_id"] == "b" * 32
+    assert "differs" in shown["summary"] and "0 of 2 metrics within tolerance" in shown["summary"]
+    assert shown["metrics"] == [
+        {
+            "name": "accuracy",
+            "original": 0.97,
+            "new": 0.91,
+            "difference": 0.0619,
+            "tolerance": 0.01,
+            "ok": False,
+        },
+        {"name": "loss", "original": 0.2, "new": None, "difference": None, "tolerance": 0.01, "ok": False},
+    ]
 
 
 def test_the_audit_log_pages_newest_first_and_new_events_do_not_shift_pages(tracking_uri: str) -> None:
@@ -349,8 +390,8 @@ def test_path_like_identifiers_are_refused_in_one_line_before_any_read(
     reads = no_store_reads(monkeypatch)
     calls = [
         lambda: catalog.versions(text),
-        lambda: catalog.version_detail(text, "1"),
-        lambda: catalog.version_detail("churn", text),
+        lambda: version_detail.version_detail(text, "1"),
+        lambda: version_detail.version_detail("churn", text),
         lambda: catalog.audit_page(model=text),
         lambda: catalog.alerts(model=text),
         lambda: catalog.monitoring_series(text, "1"),
@@ -404,7 +445,7 @@ def test_a_symlink_out_of_the_artifact_folder_is_refused(tmp_path: Path) -> None
         catalog.check_artifact_path(artifacts, "model_cards/escape/key")
 
 
-def test_open_alerts_fall_back_to_none_only_while_monitoring_lacks_the_function(
+def test_open_alert_counts_come_from_monitoring_and_its_failures_are_not_hidden(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import nbops.monitoring as monitoring
@@ -418,9 +459,6 @@ def test_open_alerts_fall_back_to_none_only_while_monitoring_lacks_the_function(
     monkeypatch.setattr(monitoring, "open_alert_counts", broken)
     with pytest.raises(RuntimeError, match="alert store is down"):
         catalog.open_alert_counts()  # a failure inside monitoring is not hidden
-    monkeypatch.delattr(monitoring, "open_alert_counts")
-    monkeypatch.setattr(monitoring, "__getattr__", lambda name: (_ for _ in ()).throw(AttributeError(name)))
-    assert catalog.open_alert_counts() == {}
 
 
 def test_required_gates_reads_the_project_policy_once_and_model_overrides(

@@ -9,6 +9,7 @@ beyond its store.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,15 @@ def test_every_target_and_strategy_writes_valid_manifests(project: Path) -> None
     )
     web = template["spec"]["metrics"][0]["provider"]["web"]
     assert "/nbops/canary?model=Churn%20Model" in web["url"] and web["jsonPath"] == "{$.verdict}"
+    # Every verdict the serving app answers reads the way it means: the steps go on while the canary
+    # runs or has passed, and only a failed canary aborts the rollout.
+    from nbops.serving.canary_records import VERDICTS
+
+    metric = template["spec"]["metrics"][0]
+    for verdict in set(VERDICTS.values()):
+        succeeds = _condition_holds(metric["successCondition"], verdict)
+        fails = _condition_holds(metric["failureCondition"], verdict)
+        assert (succeeds, fails) == ((False, True) if verdict == "failed" else (True, False)), verdict
     green = _load(folders["rollouts", "blue-green"], "rollout.yaml")["spec"]["strategy"]["blueGreen"]
     assert green == {
         "activeService": f"{SLUG}-active",
@@ -262,3 +272,224 @@ def test_promotion_and_rollback_regenerate_the_configured_folder(
     assert done["to_version"] == "3"  # the promotion stands; the folder keeps the hand edit
     assert selector() == "1"
     assert "service.yaml was edited by hand" in caplog.text
+
+
+# --- version-pinned mode ----------------------------------------------------------------------------
+
+PINNED = "nbops.io/pinned-version"
+
+
+def _record_pushed_digest(version: str, hexdigit: str) -> str:
+    """Record a registry digest on ``version`` as ``nbops deploy image --push`` does after a push.
+
+    No image is built or pushed here (no registry can run on this machine): the tag value stands in
+    for the digest the registry would report.
+    """
+    digest = "sha256:" + hexdigit * 64
+    store.client().set_model_version_tag(MODEL, version, "nbops.deploy.image_digest", digest)
+    return digest
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in container["env"]}
+
+
+def _git(folder: Path, *args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_pinned_manifests_name_version_and_digest_so_git_pins_and_reverts_a_release(project: Path) -> None:
+    _registered()
+    first = "sha256:" + "a" * 64  # recorded on version 1 by _registered
+    second = _record_pushed_digest("2", "b")
+    out = project / "gitops"
+    code, text = _run(MODEL, "--target", "kubernetes", "--pin", "--out", str(out))
+    assert code == ExitCode.OK, text
+    assert "(champion→v1, pinned) written" in text
+    folder = out / SLUG
+    deployment = _load(folder, "deployment-v1.yaml")
+    template = deployment["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    assert container["image"] == f"registry.example.com/churn:v1@{first}"
+    assert _env(container)["NBOPS_PIN"] == "true" and _env(container)["NBOPS_MODEL_VERSION"] == "1"
+    assert template["metadata"]["annotations"][PINNED] == "1"
+    assert template["metadata"]["labels"]["nbops.io/model-version"] == "1"
+    assert "--pin" in (folder / "service.yaml").read_text().splitlines()[1]  # the regenerate command
+
+    _git(out, "init", "-q")
+    _git(out, "add", ".")
+    _git(out, "commit", "-q", "-m", "champion v1")
+    store.client().set_registered_model_alias(MODEL, "champion", "2")
+    code, text = _run(MODEL, "--target", "kubernetes", "--pin", "--out", str(out))
+    assert code == ExitCode.OK and "(champion→v2, pinned) written" in text
+    _git(out, "add", "-A")
+    _git(out, "commit", "-q", "-m", "champion v2")
+    diff = _git(out, "diff", "HEAD~1", "--", f"{SLUG}/service.yaml", f"{SLUG}/deployment-v2.yaml")
+    assert f"+        image: registry.example.com/churn:v2@{second}" in diff
+    assert "-    nbops.io/model-version: '1'" in diff and "+    nbops.io/model-version: '2'" in diff
+
+    _git(out, "revert", "--no-edit", "HEAD")  # the rollback, as a Git revert
+    assert sorted(p.name for p in folder.iterdir()) == [INDEX, "deployment-v1.yaml", "service.yaml"]
+    assert _load(folder, "deployment-v1.yaml") == deployment
+    code, text = _run("--check", str(out))
+    assert code == ExitCode.OK and "2 manifests" in text
+
+
+def test_pin_from_the_settings_every_target_validates_and_a_tag_without_digest_is_noted(
+    project: Path,
+) -> None:
+    pyproject = project / "pyproject.toml"
+    base = pyproject.read_text()
+    pyproject.write_text(base + "\n[tool.nbops.deploy]\npin = true\n")
+    _registered()
+    for target in ("kserve", "rollouts", "kubernetes"):
+        code, text = _run(
+            MODEL, "--target", target, "--canary", "challenger=20", "--out", str(project / target)
+        )
+        assert code == ExitCode.OK, text
+        assert "pinned" in text
+        # version 2 has a tag but no recorded digest: the manifest names it by tag, and says so
+        assert "version 2's image registry.example.com/churn:v2 has no recorded digest" in text
+        assert "push it with nbops deploy image 'Churn Model/2' --push" in text
+    code, text = _run("--check", str(project))
+    assert code == ExitCode.OK, text
+    isvc = _load(project / "kserve" / SLUG, "inferenceservice.yaml")
+    assert isvc["metadata"]["annotations"][PINNED] == "2"  # the candidate KServe rolls out
+    assert _env(isvc["spec"]["predictor"]["containers"][0])["NBOPS_PIN"] == "true"
+    rollout = _load(project / "rollouts" / SLUG, "rollout.yaml")["spec"]["template"]
+    assert rollout["metadata"]["annotations"][PINNED] == "2"
+
+    code, text = _run(MODEL, "--target", "kubernetes", "--no-pin", "--out", str(project / "follow"))
+    assert code == ExitCode.OK and "pinned" not in text
+    container = _load(project / "follow" / SLUG, "deployment-v1.yaml")["spec"]["template"]["spec"]
+    assert _env(container["containers"][0])["NBOPS_PIN"] == "false"  # the manifest decides, not the image
+
+    pyproject.write_text(base + '\n[tool.nbops.deploy]\npin = "yes"\n')
+    code, text = _run(MODEL, "--out", str(project / "bad"))
+    assert code == ExitCode.USAGE
+    assert text.strip().endswith(
+        "[tool.nbops.deploy] pin in " + str(pyproject) + " must be true or false, not 'yes'."
+    )
+    assert not (project / "bad").exists()
+
+
+def _stand_in_podman(folder: Path) -> Path:
+    """A ``podman`` that builds nothing and pushes nowhere: image builds are too slow for this file and
+    no registry can run here. It reports a local digest and, on push, a different registry digest, as
+    podman does when it compresses layers again."""
+    folder.mkdir()
+    script = folder / "podman"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {folder / "calls"}\n'
+        'case "$1" in\n'
+        f'  push) printf sha256:{"c" * 64} > "$3" ;;\n'
+        f"  image) echo sha256:{'d' * 64} ;;\n"
+        "esac\n"
+    )
+    script.chmod(0o755)
+    return folder
+
+
+def test_a_pinned_pushed_image_is_named_by_its_registry_digest_and_serves_its_version(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``deploy image --pin --push`` then ``deploy manifests --pin``; then the image's own entrypoint, run
+    as a process on 127.0.0.1 with the manifest's environment, keeps serving its version after the alias moved."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+    import requests
+    from sklearn.linear_model import LogisticRegression
+
+    from nbops import audit, registry
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 0.2, 0.9], "b": [1.0, 0.0, 0.9, 0.1]})
+    registry.register(LogisticRegression().fit(X, [0, 1, 0, 1]), MODEL, data=X, alias="champion")
+    registry.register(LogisticRegression().fit(X, [1, 0, 1, 0]), MODEL, data=X)
+
+    engine = _stand_in_podman(project.parent / "engine")
+    monkeypatch.setenv("PATH", f"{engine}{os.pathsep}{os.environ['PATH']}")
+    tag = "registry.example.com/churn:v1"
+    result = CliRunner().invoke(
+        main,
+        ["deploy", "image", f"{MODEL}@champion", "--pin", "--push", "--tag", tag, "--context", "ctx"],
+    )
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"serves {MODEL} version 1 pinned" in result.output and "pushed" in result.output
+    pushed = "sha256:" + "c" * 64
+    tags = store.client().get_model_version(MODEL, "1").tags
+    assert (tags["nbops.deploy.image"], tags["nbops.deploy.image_digest"]) == (tag, pushed)
+    assert "push --digestfile" in (engine / "calls").read_text()
+    dockerfile = (project / "ctx" / "Dockerfile").read_text()
+    assert 'NBOPS_PIN="true"' in dockerfile and 'io.nbops.model.pinned="true"' in dockerfile
+    assert f'"nbops serve {MODEL}/1 (version 1)"' in dockerfile
+    details = audit.events(MODEL, "image")[-1].details
+    assert (details["digest"], details["pinned"], details["pushed"]) == (
+        pushed,
+        "True",
+        "True",
+    )  # stored as text
+
+    code, text = _run(MODEL, "--target", "kubernetes", "--pin", "--out", str(project / "gitops"))
+    assert code == ExitCode.OK, text
+    container = _load(project / "gitops" / SLUG, "deployment-v1.yaml")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert container["image"] == f"{tag}@{pushed}"
+    manifest_env = _env(container)
+
+    store.client().set_registered_model_alias(MODEL, "champion", "2")  # the alias moved on
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, **manifest_env, "HOST": "127.0.0.1", "PORT": str(port)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "nbops.deploy.entrypoint"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        answer = None
+        end = time.monotonic() + 240  # a deadline for start-up, not a timing target
+        while answer is None and server.poll() is None and time.monotonic() < end:
+            try:
+                answer = requests.post(
+                    f"http://127.0.0.1:{port}/invocations",
+                    json={"dataframe_split": X.head(1).to_dict(orient="split")},
+                    timeout=5,
+                )
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert answer is not None, server.stdout.read() if server.poll() is not None else "no answer"
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Nbops-Model-Version"] == "1"  # pinned: not the alias's version 2
+        assert answer.json()["predictions"] == [0]
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)
+        server.stdout.close()
+
+
+def _condition_holds(condition: str, result: str) -> bool:
+    """Argo's condition on a string result, for the ``result == "x" || ...`` form nbops writes."""
+    clauses = [clause.strip() for clause in condition.split("||")]
+    assert all(re.fullmatch(r'result == "[a-z_]+"', clause) for clause in clauses), condition
+    return any(clause == f'result == "{result}"' for clause in clauses)

@@ -122,10 +122,11 @@ def check_monitoring(client: MlflowClient) -> None:
     assert drift_alert["opened_batch"] == 4
     actions = [e.action for e in audit.events(model=name)]
     assert "alert" in actions and actions.count("retrain") == 4
+    assert "review" in actions and monitor.last_review(name)["report"].endswith(f"/review/review-{name}.html")
 
 
 def check_serving(client: MlflowClient) -> None:
-    from nbops import monitor, registry
+    from nbops import audit, monitor, registry
     from nbops.serving.deployments import list_deployments
 
     name = "nb-test-served"
@@ -136,16 +137,20 @@ def check_serving(client: MlflowClient) -> None:
         ("promote", "1"),
         ("promote", "2"),
         ("rollback", "1"),
+        ("promote", "2"),  # the canary of version 2 passed its steps
+        ("rollback", "1"),
     ]
+    canary = {(e.action, e.version) for e in audit.events(model=name) if e.source == "canary"}
+    assert {("canary-rolled-back", "3"), ("canary-promoted", "2")} <= canary  # v3: the buggy challenger
     served = monitor.series(name, 1, ["drift.share", "labels.rows", "performance.accuracy", "latency.p95_ms"])
     assert [p["value"] for p in served["labels.rows"]] == [500.0, 500.0]  # every served row got its label
     shares = [p["value"] for p in served["drift.share"]]
     assert shares[0] < 0.3 <= shares[1]  # the second batch came from the changed population
-    assert len(served["performance.accuracy"]) == 2 and len(served["latency.p95_ms"]) == 2
+    assert len(served["performance.accuracy"]) == 2 and len(served["latency.p95_ms"]) >= 2  # + canary traffic
     promoted = monitor.series(name, 2, ["labels.rows"])  # after the promotion, traffic went to version 2
     assert [p["value"] for p in promoted["labels.rows"]] == [500.0]
-    (deployment,) = list_deployments(name, stopped=True)
-    assert (deployment["status"], deployment["alias"]) == ("stopped", "champion")  # the last cell stopped it
+    deployments = list_deployments(name, stopped=True)  # the first server, then the canary's
+    assert [(d["status"], d["alias"]) for d in deployments] == [("stopped", "champion")] * 2
 
 
 def check_deploy(client: MlflowClient) -> None:
@@ -161,6 +166,8 @@ def check_llmops(client: MlflowClient) -> None:
     from nbops import llm, prompts
 
     assert str(prompts.load("llmops-demo@production").version) == "2"  # the better version, promoted
+    # ... after the llm_quality gate the policy requires passed on it, recorded on the prompt version.
+    assert client.get_prompt_version("llmops-demo", 2).tags["nbops.gate.llm_quality"].startswith("passed ")
     means = {v: client.get_prompt_version("llmops-demo", v).tags["nbops.eval.exact_match.mean"] for v in "12"}
     assert means == {"1": "0.0", "2": "1.0"}
     history = llm.history(prompt="llmops-demo@production")
@@ -173,6 +180,18 @@ def check_llmops(client: MlflowClient) -> None:
     ]
     assert list(history["llm.cost_per_1k_calls"]) == pytest.approx([0.0175, 0.0175])
     assert list(history["quality.exact_match"]) == [1.0, 1.0]
+
+
+def check_governance(client: MlflowClient) -> None:
+    from nbops import reproducing
+
+    version = client.get_model_version("nb-test-governed", "1")
+    assert version.tags["nbops.gate.reproducible"].startswith(
+        "failed "
+    )  # the last reproduction: changed data
+    assert reproducing.latest("nb-test-governed", 1)["verdict"] == "differs"
+    experiment = client.get_experiment_by_name(reproducing.EXPERIMENT)
+    assert len(client.search_runs([experiment.experiment_id])) == 2
 
 
 #: What each notebook must leave in the store, and the parameters it runs with in the suite.
@@ -188,6 +207,7 @@ EXPECTATIONS: dict[str, tuple[dict, Callable[[MlflowClient], None]]] = {
     "06_serving.ipynb": ({"model_name": "nb-test-served"}, check_serving),
     "07_llmops.ipynb": ({"calls": 40, "windows": 2}, check_llmops),
     "08_deploy.ipynb": ({"model_name": "nb-test-deployed"}, check_deploy),
+    "09_governance.ipynb": ({"model_name": "nb-test-governed"}, check_governance),
 }
 
 
@@ -204,7 +224,7 @@ def test_notebook_runs_headless_and_stores_its_results(
     parameters, check = EXPECTATIONS[notebook.name]
     if "data_dir" in pm.inspect_notebook(notebook):  # files a notebook writes go to the test's folder
         parameters = {**parameters, "data_dir": str(tmp_path / "data")}
-    pm.execute_notebook(
+    executed = pm.execute_notebook(
         notebook,
         tmp_path / notebook.name,
         parameters=parameters,
@@ -213,6 +233,19 @@ def test_notebook_runs_headless_and_stores_its_results(
         progress_bar=False,
     )
     check(MlflowClient(tracking_uri))
+    assert warnings_shown(executed) == [], "a notebook a user runs shows no warnings"
+
+
+def warnings_shown(notebook: dict) -> list[str]:
+    """The warnings a reader would see in the executed notebook's outputs (cell number: first line)."""
+    shown = []
+    for number, cell in enumerate(notebook["cells"], start=1):
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", ""))
+            for line in text.splitlines():
+                if re.search(r"\b\w*Warning\b|^Hint:", line):
+                    shown.append(f"cell {number}: {line.strip()[:200]}")
+    return shown
 
 
 def test_make_demo_gates_the_quickstart_candidate_through_the_cli(tracking_uri: str, tmp_path: Path) -> None:

@@ -378,6 +378,48 @@ def test_a_forced_promotion_a_rollback_and_a_failed_gate_reach_slack_once_each(
     assert {e.details["outcome"] for e in notify_events()} == {"delivered"}
 
 
+@pytest.mark.sqlite_only(reason="the audit records are checked on both backends by the alert test")
+def test_canary_verdicts_reach_the_canary_channels_and_a_bad_decision_never_raises(
+    project: Path, receivers: Callable[..., Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_user(monkeypatch)
+    hook = receivers(["200"])
+    monkeypatch.setenv("ONCALL_URL", hook.url)
+    configure(
+        project,
+        '[tool.nbops.notify.oncall]\ntype = "webhook"\nurl_env = "ONCALL_URL"\n\n'
+        '[tool.nbops.notify.events]\ncanary = ["oncall"]\n',
+    )
+    decision = {
+        "model": "loans",
+        "version": 3,
+        "alias": "champion",
+        "champion_version": "2",
+        "verdict": "rolled_back",
+        "reason": "error rate 4.0% > 1.0% at 25% traffic",
+        "step": 2,
+    }
+    notify.canary_decided(decision)
+    notify.canary_decided({**decision, "verdict": "maybe"})  # logged, not raised, nothing sent
+    notify.canary_decided(None)  # type: ignore[arg-type]
+    eventually("the verdict delivered", lambda: len(notify_events()) == 1)
+
+    (sent,) = [r["json"] for r in hook.requests]
+    assert sent["kind"] == "canary-rolled-back"
+    assert (sent["model"], sent["version"], sent["alias"]) == ("loans", "3", "champion")
+    assert sent["summary"] == (
+        "Canary rolled back: loans v3 (champion): canary v3 against champion v2 rolled back: "
+        "error rate 4.0% > 1.0% at 25% traffic"
+    )
+    assert sent["facts"] == {
+        "Verdict": "rolled back",
+        "Reason": "error rate 4.0% > 1.0% at 25% traffic",
+        "Canary": "v3",
+        "Champion": "v2",
+        "Step": "2",
+    }
+
+
 # --- e-mail and the CLI ------------------------------------------------------------------------------
 
 

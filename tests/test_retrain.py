@@ -12,6 +12,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 from test_alerting import RULE, configure, register, sample
+from test_notify import Receiver, as_user, eventually
 
 from nbops import audit, monitor, registry
 from nbops.monitoring import alerting, retraining
@@ -77,6 +78,27 @@ def until(what, deadline_s: float = 300):
     return value
 
 
+#: The ``retraining`` event told to a webhook channel (the receiver's URL in ``TEAM_URL``).
+TOLD = """
+[tool.nbops.notify.team]
+type = "webhook"
+url_env = "TEAM_URL"
+
+[tool.nbops.notify.events]
+retraining = ["team"]
+"""
+
+
+@pytest.fixture
+def team(monkeypatch: pytest.MonkeyPatch):
+    """A webhook receiver on 127.0.0.1 for the ``retraining`` event; the job inherits its URL."""
+    as_user(monkeypatch)
+    receiver = Receiver(["200"])
+    monkeypatch.setenv("TEAM_URL", receiver.url)
+    yield receiver
+    receiver.close()
+
+
 def retrain_steps(model: str = "loans") -> list[str]:
     return [e.details["step"] for e in audit.events(model=model) if e.action == "retrain"]
 
@@ -90,8 +112,10 @@ def release(tmp_path: Path):
     monitor.wait_for_retraining(timeout=300)
 
 
-def test_log_batch_returns_while_the_retrain_notebook_is_still_running(project: Path, release: Path) -> None:
-    configure(project, retraining_rule(project, release))
+def test_log_batch_returns_while_the_retrain_notebook_is_still_running(
+    project: Path, release: Path, team: Receiver
+) -> None:
+    configure(project, retraining_rule(project, release) + TOLD)
     model = register()
     X, _ = sample(400, 50, shift=1.5)
     result = monitor.log_batch("loans", X, model.predict(X))
@@ -114,12 +138,23 @@ def test_log_batch_returns_while_the_retrain_notebook_is_still_running(project: 
     assert registry.alias_holder("loans", "champion") == "1"
     assert "retraining loans v1" in Path(done["retrain_log"]).read_text()
     assert retrain_steps() == ["started", "trained", "finished"]
+    eventually("the retraining notice delivered", lambda: team.requests)
+    (told,) = [r["json"] for r in team.requests]
+    assert told["kind"] == "retraining-finished" and told["run_id"] == done["retrain_run"]
+    assert (told["model"], told["version"], told["alias"]) == ("loans", "2", "challenger")
+    assert (
+        told["summary"]
+        == "Retrained: loans v2 (challenger): retrained: v2, gates none required, not promoted"
+    )
+    assert told["facts"]["Gates"] == "none required" and told["facts"]["Promoted"] == "no"
 
 
-def test_a_failing_retrain_notebook_ends_failed_with_its_reason(project: Path, release: Path, capsys) -> None:
+def test_a_failing_retrain_notebook_ends_failed_with_its_reason(
+    project: Path, release: Path, team: Receiver, capsys
+) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
-    configure(project, retraining_rule(project, release, fail="warehouse unreachable"))
+    configure(project, retraining_rule(project, release, fail="warehouse unreachable") + TOLD)
     model = register()
     release.touch()  # the notebook fails at once
     X, _ = sample(400, 51, shift=1.5)
@@ -135,6 +170,13 @@ def test_a_failing_retrain_notebook_ends_failed_with_its_reason(project: Path, r
     assert "warehouse unreachable" in alert["retrain_error"]
     assert Path(alert["retrain_notebook"]).is_file()  # the executed notebook is kept
     assert retrain_steps() == ["started", "failed"]
+    eventually("the failure notice delivered", lambda: team.requests)
+    (told,) = [r["json"] for r in team.requests]
+    assert told["kind"] == "retraining-failed" and told["run_id"] == alert["id"]
+    assert (
+        told["summary"].startswith("Retraining failed: loans v1") and "warehouse unreachable" in told["title"]
+    )
+    assert told["facts"]["Challenger"] == "none registered" and told["facts"]["Promoted"] == "no"
 
 
 def test_a_killed_job_shows_failed_instead_of_running_forever(project: Path, release: Path) -> None:

@@ -229,6 +229,28 @@ async def test_models_lists_a_page_with_aliases_gates_policy_and_the_total(
     assert [m["name"] for m in found["models"]] == ["fraud"] and found["total"] == 1
 
 
+async def test_readiness_scores_each_model_with_its_next_steps_and_the_project_level(
+    jp_fetch, tracking_uri
+) -> None:
+    client = MlflowClient(tracking_uri)
+    add_model(client, "churn", 1, v1={"nbops.gate.data_validation": gate("passed")})
+    add_model(client, "fraud", 1)
+
+    body = await get_json(jp_fetch, "readiness")
+    assert body["schema"] == "nbops.assess/1"
+    assert [m["model"] for m in body["models"]] == ["churn", "fraud"]
+    churn = body["models"][0]
+    (data_1,) = [t for t in churn["tests"] if t["id"] == "data-1"]
+    assert (data_1["status"], data_1["points"]) == ("by hand", 0.5)
+    assert data_1["next_step"] and "champion" in data_1["next_step"]
+    assert body["project"]["level"] and body["project"]["score"] == min(m["score"] for m in body["models"])
+
+    one = await get_json(jp_fetch, "readiness", params={"model": "fraud"})
+    assert [m["model"] for m in one["models"]] == ["fraud"]
+    code, answer = await error_of(jp_fetch("nbops", "api", "readiness", params={"model": "nobody"}))
+    assert code == 404 and "nobody" in answer["message"]
+
+
 async def test_versions_and_one_version_in_detail(jp_fetch, tracking_uri, jp_root_dir) -> None:
     (Path(jp_root_dir) / "pyproject.toml").write_text(POLICY)
     client = MlflowClient(tracking_uri)
@@ -411,6 +433,102 @@ async def test_monitoring_series_alerts_and_the_open_alert_count_of_each_model(
     assert row["open_alerts"] == 1
     code, body = await error_of(jp_fetch("nbops", "api", "alerts", params={"state": "closed"}))
     assert code == 400 and "state must be open or resolved" in body["message"]
+
+
+async def test_an_alert_shows_each_notification_channels_outcome_with_its_reason(
+    jp_fetch, tracking_uri, jp_root_dir
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from nbops import monitor
+
+    root = Path(jp_root_dir)
+    (root / "pyproject.toml").write_text(
+        '[tool.nbops.alerts.drifting]\nmetric = "drift.share"\nop = ">="\nthreshold = 0.5\nwindow = 1\n'
+        'notify = ["ghost"]\n'
+    )
+    X, y = batch(400, 0)
+    X = X[["x1", "x2"]]
+    model = LogisticRegression().fit(X, y)
+    registry.register(model, "loans", data=X, alias="champion", start=root)
+    Xb, _ = batch(400, 2, 1.5)
+    monitor.log_batch("loans@champion", Xb[["x1", "x2"]], model.predict(Xb[["x1", "x2"]]), start=root)
+
+    # The sender is a detached process: wait for its record (a channel nobody defined fails at once).
+    for _ in range(600):
+        (alert,) = await get_json(jp_fetch, "alerts", params={"model": "loans"})
+        if alert["deliveries"]:
+            break
+        await asyncio.sleep(0.1)
+    (delivery,) = alert["deliveries"]
+    assert (delivery["stage"], delivery["channel"], delivery["state"], delivery["attempts"]) == (
+        "opened",
+        "ghost",
+        "failed",
+        1,
+    )
+    assert delivery["detail"] == "channel 'ghost' is not defined under [tool.nbops.notify]"
+    assert delivery["at"].endswith("Z")
+    assert not any(key.startswith("notify.") for key in alert)
+
+
+async def test_prompts_are_paged_with_their_versions_and_moved_by_name_under_the_policy(
+    jp_fetch, tracking_uri, jp_root_dir
+) -> None:
+    from nbops import prompts
+
+    root = Path(jp_root_dir)
+    (root / "pyproject.toml").write_text('[tool.nbops.policy]\nproduction = ["review"]\n')
+    prompts.register("answer", "Answer {{question}} politely.", start=root)
+    prompts.register("answer", "Answer {{question}} in {{language}}.", start=root)
+    prompts.register("summary", "Summarise {{text}}.", start=root)
+
+    first = await get_json(jp_fetch, "prompts", params={"max_results": 1})
+    assert [p["name"] for p in first["prompts"]] == ["answer"] and first["total"] == 2
+    rest = await get_json(jp_fetch, "prompts", params={"page_token": first["next_page_token"]})
+    assert [p["name"] for p in rest["prompts"]] == ["summary"] and rest["next_page_token"] is None
+    versions = await get_json(jp_fetch, "prompts", "answer", "versions")
+    assert [(v["version"], v["variables"]) for v in versions["versions"]] == [
+        ("2", ["question", "language"]),
+        ("1", ["question"]),
+    ]
+    assert versions["versions"][0]["template"] == "Answer {{question}} in {{language}}."
+
+    body = {"version": "2", "alias": "production", "reason": "clearer"}
+    code, refused = await error_of(
+        jp_fetch("nbops", "api", "prompts", "answer", "promote", method="POST", body=json.dumps(body))
+    )
+    assert code == 409 and refused["missing_gates"] == ["review"]
+    forced = await post_json(jp_fetch, "prompts", "answer", "promote", body={**body, "force": True})
+    assert (forced["model"], forced["to_version"], forced["aliases"]) == (
+        "prompts:/answer",
+        "2",
+        {"production": "2"},
+    )
+    await post_json(
+        jp_fetch,
+        "prompts",
+        "answer",
+        "promote",
+        body={"version": 1, "alias": "production", "reason": "a", "force": True},
+    )
+    back = await post_json(
+        jp_fetch, "prompts", "answer", "rollback", body={"alias": "production", "reason": "v1 too terse"}
+    )
+    assert (back["from_version"], back["to_version"], back["aliases"]) == ("1", "2", {"production": "2"})
+    (shown,) = [
+        v for v in (await get_json(jp_fetch, "prompts", "answer", "versions"))["versions"] if v["aliases"]
+    ]
+    assert (shown["version"], shown["aliases"]) == ("2", ["production"])
+    log = await get_json(jp_fetch, "audit", params={"max_results": 1})
+    assert [(e["action"], e["model"], e["actor"]) for e in log["events"]] == [
+        ("rollback", "prompts:/answer", "alice")
+    ]
+
+    code, missing = await error_of(jp_fetch("nbops", "api", "prompts", "nothing", "versions"))
+    assert code == 404 and "no prompt named 'nothing'" in missing["message"]
+    code, bad = await error_of(jp_fetch("nbops", "api", "prompts", params={"page_token": "x"}))
+    assert code == 400 and "page_token" in bad["message"]
 
 
 # --- never blocking the event loop ---------------------------------------------------------------

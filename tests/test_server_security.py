@@ -22,6 +22,8 @@ SAMPLE = {"name": "churn", "version": "1"}
 BODIES = {
     "models/{name}/promote": {"version": "1", "alias": "champion", "reason": "ship it"},
     "models/{name}/rollback": {"alias": "champion", "reason": "undo"},
+    "prompts/{name}/promote": {"version": "1", "alias": "production", "reason": "ship it"},
+    "prompts/{name}/rollback": {"alias": "production", "reason": "undo"},
 }
 PATH_LIKE = [
     "../x",
@@ -178,6 +180,15 @@ def segment_requests(value: str) -> list[tuple[str, dict]]:
             f"models/{encoded}/rollback",
             {"method": "POST", "body": json.dumps(BODIES["models/{name}/rollback"])},
         ),
+        (f"prompts/{encoded}/versions", {}),
+        (
+            f"prompts/{encoded}/promote",
+            {"method": "POST", "body": json.dumps(BODIES["prompts/{name}/promote"])},
+        ),
+        (
+            f"prompts/{encoded}/rollback",
+            {"method": "POST", "body": json.dumps(BODIES["prompts/{name}/rollback"])},
+        ),
     ]
 
 
@@ -186,6 +197,7 @@ def query_and_body_requests(value: str) -> list[tuple[str, dict]]:
     return [
         (f"audit?model={encoded}", {}),
         (f"alerts?model={encoded}", {}),
+        (f"readiness?model={encoded}", {}),
         (f"models/churn/versions/1/monitoring?metrics={encoded}", {}),
         (
             "models/churn/promote",
@@ -225,6 +237,7 @@ async def test_path_like_names_and_versions_are_400s_that_read_nothing(
         "models/x%23%2F..%2F../versions",
         "audit?model=%2e%2e%2f",
         "audit?model=%252e%252e%252f",
+        "readiness?model=%2e%2e%2f",
     ],
 )
 async def test_raw_encoded_traversals_on_the_wire_are_400s_that_read_nothing(

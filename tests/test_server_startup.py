@@ -69,6 +69,8 @@ READ_ROUTES = [
     "models/churn/versions/1/monitoring",
     "audit",
     "alerts",
+    "deployments",
+    "prompts",
 ]
 
 

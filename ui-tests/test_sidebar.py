@@ -31,12 +31,20 @@ def test_empty_registry_tells_a_new_user_what_to_run(lab, page: Page, screenshot
     lab.open(page)
     open_sidebar(page)
     panel = page.locator("#nbops-sidebar")
-    # Four sections; their titles are buttons that fold them.
+    # Seven sections; their titles are buttons that fold them. The operations sections start folded.
     toggles = panel.locator(".nbops-section-toggle")
     expect(toggles.locator(".nbops-section-label")).to_have_text(
-        ["Models", "Recent runs", "Alerts", "Audit trail"]
+        ["Models", "Deployments", "Prompts", "Readiness", "Recent runs", "Alerts", "Audit trail"]
     )
-    assert [t.get_attribute("aria-expanded") for t in toggles.all()] == ["true", "true", "true", "false"]
+    assert [t.get_attribute("aria-expanded") for t in toggles.all()] == [
+        "true",
+        "false",
+        "false",
+        "false",
+        "true",
+        "true",
+        "false",
+    ]
     models = panel.locator(".nbops-models-empty")
     expect(models).to_contain_text("No registered models yet.")
     expect(models).to_contain_text("notebooks/03_registry.ipynb")
@@ -63,6 +71,9 @@ def test_commands_are_in_the_palette(lab, page: Page) -> None:
         "Open nbops sidebar",
         "Refresh nbops sidebar",
         "Show nbops models",
+        "Show nbops deployments",
+        "Show nbops prompts",
+        "Show nbops readiness",
         "Show nbops runs",
         "Show nbops alerts",
         "Show nbops audit trail",

@@ -583,6 +583,287 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/readiness": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Production readiness of the registered models on the ML Test Score (`nbops assess --json`).
+         * @description What `nbops.assess(model)` returns, as the schema `nbops.assess/1`: per model its score (the lowest section), the points per section and every test with its status, the evidence that counted and the one next step that would earn the missing points; the project's level is the weakest model's. An unknown model is a 404.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only this registered model (default every model). */
+                    model?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The assessment. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Readiness"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["Error"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/prompts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One page of the prompts in the project's prompt registry, by name.
+         * @description Read through `nbops.prompts.list_prompts`; `total` counts every prompt. The token is the offset of the next page's first prompt.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    max_results?: number;
+                    /** @description The `next_page_token` of the previous page; a token from elsewhere is a 400. */
+                    page_token?: components["parameters"]["PageToken"];
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of prompts. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            prompts: components["schemas"]["PromptSummary"][];
+                            total: number;
+                            next_page_token: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/prompts/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                name: components["parameters"]["PromptName"];
+            };
+            cookie?: never;
+        };
+        /** One page of a prompt's versions, newest first, with template, variables and aliases. */
+        get: {
+            parameters: {
+                query?: {
+                    max_results?: number;
+                    /** @description The `next_page_token` of the previous page; a token from elsewhere is a 400. */
+                    page_token?: components["parameters"]["PageToken"];
+                };
+                header?: never;
+                path: {
+                    /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                    name: components["parameters"]["PromptName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of versions. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            versions: components["schemas"]["PromptVersion"][];
+                            total: number;
+                            next_page_token: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/prompts/{name}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                name: components["parameters"]["PromptName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Point a prompt's alias at a version, under the promotion policy; audited as `prompts:/NAME`. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                    name: components["parameters"]["PromptName"];
+                };
+                cookie?: never;
+            };
+            /** @description JSON object of at most 64 KiB; unknown fields are refused. */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        version: string | number;
+                        /** @example production */
+                        alias: string;
+                        /** @description Required; goes into the audit log (at most 2000 characters). */
+                        reason: string;
+                        /**
+                         * @description Promote although required gates have not passed; audited as forced.
+                         * @default false
+                         */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description The change (`model` is `prompts:/NAME`) and the prompt's aliases now. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AliasChange"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                /** @description The promotion policy requires gates this version has not passed; nothing changed. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            missing_gates: string[];
+                        };
+                    };
+                };
+                413: components["responses"]["TooLarge"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/prompts/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                name: components["parameters"]["PromptName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Point a prompt's alias back at the version it held before; audited as `prompts:/NAME`. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                    name: components["parameters"]["PromptName"];
+                };
+                cookie?: never;
+            };
+            /** @description JSON object of at most 64 KiB; unknown fields are refused. */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @example production */
+                        alias: string;
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The change and the prompt's aliases now. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AliasChange"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                409: components["responses"]["Error"];
+                413: components["responses"]["TooLarge"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -703,8 +984,96 @@ export interface components {
                     missing?: string[];
                 };
             };
+            /** @description The latest `nbops reproduce` verdict on this version; null when it was never reproduced. */
+            reproduction: {
+                /** @enum {string} */
+                verdict: "reproduced" | "differs" | "could not run";
+                /** @description UTC ISO-8601. */
+                time: string | null;
+                /** @description The gate run that holds the report. */
+                run_id: string | null;
+                /** @description The run the notebook logged when run again. */
+                reproduced_run_id: string | null;
+                /** @description One line - the verdict */
+                summary: string;
+                /** @description The original run's metrics beside the reproduction's (empty when the report is unreadable). */
+                metrics: {
+                    name: string;
+                    original: number | null;
+                    /** @description Null when the reproduction did not log it. */
+                    new: number | null;
+                    /** @description Relative difference; null when missing. */
+                    difference: number | null;
+                    /** @description The relative tolerance allowed. */
+                    tolerance: number | null;
+                    ok: boolean;
+                }[];
+            } | null;
             /** @description The model card as an HTML fragment; user text in it is escaped. */
             card_html: string;
+        };
+        /** @description `nbops assess --json` (schema `nbops.assess/1`); fields are only ever added. */
+        Readiness: {
+            /** @enum {string} */
+            schema: "nbops.assess/1";
+            nbops_version: string;
+            /** @description UTC ISO-8601. */
+            generated: string;
+            rubric: string;
+            /** @description The alias a model is assessed on (else its latest version). */
+            serving_alias: string;
+            project: {
+                models: number;
+                /** @description The weakest model's score; null without models. */
+                score: number | null;
+                /** @description The paper's words for the score. */
+                level: string | null;
+                /** @description The models with the lowest score. */
+                weakest: string[];
+                /** @description Tests by status over every model. */
+                counts: {
+                    automated: number;
+                    "by hand": number;
+                    missing: number;
+                    "not assessable": number;
+                };
+                audit: {
+                    intact: boolean;
+                    events: number;
+                    problems: string[];
+                };
+                review_every: string | null;
+            };
+            models: components["schemas"]["ModelReadiness"][];
+        };
+        ModelReadiness: {
+            model: string;
+            /** @description The version assessed; null without versions. */
+            version: string | null;
+            /** @description Whether that version holds the serving alias. */
+            serves: boolean;
+            /** @description The lowest section score. */
+            score: number;
+            level: string;
+            sections: {
+                data: number;
+                model: number;
+                infrastructure: number;
+                monitoring: number;
+            };
+            tests: {
+                /** @example data-1 */
+                id: string;
+                /** @enum {string} */
+                section: "data" | "model" | "infrastructure" | "monitoring";
+                title: string;
+                /** @enum {string} */
+                status: "automated" | "by hand" | "missing" | "not assessable";
+                points: number;
+                evidence: string[];
+                /** @description A command to run or a pyproject.toml line. */
+                next_step: string | null;
+            }[];
         };
         AliasChange: {
             model: string;
@@ -748,6 +1117,8 @@ export interface components {
         Alert: {
             /** @description The alert's MLflow run id. */
             id: string;
+            /** @description Each notification channel's latest outcome for the alert's opening and resolution (opened first, then by channel); empty when the rule notifies no one. */
+            deliveries: components["schemas"]["Delivery"][];
             /** @enum {string} */
             state: "open" | "resolved";
             rule: string;
@@ -813,6 +1184,54 @@ export interface components {
             /** @description The audit log sequence number of that promotion (a decimal string). */
             promotion_event?: string;
         };
+        /** @description The latest outcome of one channel's notification about one stage of an alert. */
+        Delivery: {
+            /**
+             * @description Which message - the alert opening or resolving.
+             * @enum {string}
+             */
+            stage: "opened" | "resolved";
+            /** @description The channel's name under `[tool.nbops.notify]`. */
+            channel: string;
+            /** @enum {string} */
+            state: "delivered" | "retrying" | "failed";
+            /** @description Attempts made so far. */
+            attempts: number;
+            /** @description The receiver's answer or why it failed, e.g. `HTTP 200 ok`. */
+            detail: string;
+            /** @description UTC ISO-8601 of the latest attempt. */
+            at: string | null;
+        };
+        PromptSummary: {
+            name: string;
+            description: string;
+            /** @description Epoch milliseconds. */
+            created: number | null;
+            tags: {
+                [key: string]: string;
+            };
+        };
+        PromptVersion: {
+            version: string;
+            aliases: string[];
+            /** @description True when `template` is a list of messages. */
+            chat: boolean;
+            template: string | {
+                role: string;
+                content: string;
+            }[];
+            /** @description The `{{names}}` the template takes. */
+            variables: string[];
+            /** @description The commit message. */
+            message: string;
+            /** @description Epoch milliseconds. */
+            created: number | null;
+            content_hash: string;
+            gates: components["schemas"]["GateResults"];
+            tags: {
+                [key: string]: string;
+            };
+        };
         /** @description One model server as `nbops.serving.deployments.list_deployments` returns it. */
         Deployment: {
             /** @description The deployment's MLflow run id. */
@@ -835,7 +1254,7 @@ export interface components {
             };
             /** @description The alias every request is copied to. */
             shadow: string | null;
-            /** @description The server's counters at its last heartbeat, e.g. the inference log's `logged_rows`, `logged_batches`, `dropped_rows`, `pending_rows` and `last_error`. */
+            /** @description The server's counters at its last heartbeat, e.g. the inference log's `logged_rows`, `logged_batches`, `dropped_rows`, `pending_rows` and `last_error`. The sidebar also shows `requests_per_minute`, `p95_ms` and `error_rate` (a fraction) when a server reports them. */
             stats: {
                 [key: string]: unknown;
             };
@@ -898,6 +1317,8 @@ export interface components {
         PageToken: string;
         /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
         ModelName: string;
+        /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+        PromptName: string;
         Version: string;
     };
     requestBodies: never;

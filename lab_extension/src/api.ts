@@ -112,6 +112,47 @@ export type IPoint = IMonitoringSeries[string][number];
 export type IAlert = Schemas['Alert'];
 
 /**
+ * One notification channel's latest outcome for an alert's opening or
+ * resolution.
+ */
+export type IDelivery = Schemas['Delivery'];
+
+/**
+ * A model server as listed by `GET /nbops/api/deployments`.
+ */
+export type IDeployment = Schemas['Deployment'];
+
+/**
+ * A prompt as listed by `GET /nbops/api/prompts`.
+ */
+export type IPromptSummary = Schemas['PromptSummary'];
+
+export type IPromptsPage = Answer<'/prompts', 'get'>;
+
+/**
+ * A prompt version as listed by `GET /nbops/api/prompts/{name}/versions`.
+ */
+export type IPromptVersion = Schemas['PromptVersion'];
+
+export type IPromptVersionsPage = Answer<'/prompts/{name}/versions', 'get'>;
+
+/**
+ * The latest reproduction verdict on a version (null: never reproduced).
+ */
+export type IReproduction = NonNullable<IVersionDetail['reproduction']>;
+
+/**
+ * The readiness assessment (`nbops assess --json`):
+ * `GET /nbops/api/readiness`.
+ */
+export type IReadiness = Schemas['Readiness'];
+
+/**
+ * One model's score on the ML Test Score, per section and per test.
+ */
+export type IModelReadiness = Schemas['ModelReadiness'];
+
+/**
  * A registry change in the audit log.
  */
 export type IAuditEvent = Schemas['AuditEvent'];
@@ -163,6 +204,25 @@ export interface INbopsApi {
     reason: string
   ): Promise<IAliasChange>;
   rollback(name: string, alias: string, reason: string): Promise<IAliasChange>;
+  deployments(): Promise<IDeployment[]>;
+  readiness(model?: string): Promise<IReadiness>;
+  prompts(maxResults: number, pageToken?: string | null): Promise<IPromptsPage>;
+  promptVersions(
+    name: string,
+    maxResults: number,
+    pageToken?: string | null
+  ): Promise<IPromptVersionsPage>;
+  promotePrompt(
+    name: string,
+    version: string,
+    alias: string,
+    reason: string
+  ): Promise<IAliasChange>;
+  rollbackPrompt(
+    name: string,
+    alias: string,
+    reason: string
+  ): Promise<IAliasChange>;
 }
 
 /**
@@ -187,6 +247,13 @@ function withQuery<Params extends object>(
  */
 function modelPath(name: string, ...rest: string[]): string {
   return ['models', encodeURIComponent(name), ...rest].join('/');
+}
+
+/**
+ * `prompts/<name>`, the name encoded as one URL segment.
+ */
+function promptPath(name: string, ...rest: string[]): string {
+  return ['prompts', encodeURIComponent(name), ...rest].join('/');
 }
 
 /**
@@ -267,6 +334,36 @@ export const nbopsApi: INbopsApi = {
     }),
   rollback: (name, alias, reason) =>
     post<'/models/{name}/rollback'>(modelPath(name, 'rollback'), {
+      alias,
+      reason
+    }),
+  deployments: () => requestAPI<IDeployment[]>('deployments'),
+  readiness: model =>
+    requestAPI<IReadiness>(
+      withQuery<Query<'/readiness'>>('readiness', { model })
+    ),
+  prompts: (maxResults, pageToken) =>
+    requestAPI<IPromptsPage>(
+      withQuery<Query<'/prompts'>>('prompts', {
+        max_results: maxResults,
+        page_token: pageToken
+      })
+    ),
+  promptVersions: (name, maxResults, pageToken) =>
+    requestAPI<IPromptVersionsPage>(
+      withQuery<Query<'/prompts/{name}/versions'>>(
+        promptPath(name, 'versions'),
+        { max_results: maxResults, page_token: pageToken }
+      )
+    ),
+  promotePrompt: (name, version, alias, reason) =>
+    post<'/prompts/{name}/promote'>(promptPath(name, 'promote'), {
+      version,
+      alias,
+      reason
+    }),
+  rollbackPrompt: (name, alias, reason) =>
+    post<'/prompts/{name}/rollback'>(promptPath(name, 'rollback'), {
       alias,
       reason
     })

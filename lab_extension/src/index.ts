@@ -106,7 +106,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.refresh, {
       label: trans.__('Refresh nbops sidebar'),
       caption: trans.__(
-        'Reload the models, runs, alerts and audit trail of the nbops sidebar'
+        'Reload the models, deployments, prompts, readiness, runs, alerts and audit trail of the nbops sidebar'
       ),
       icon: refreshIcon,
       describedBy: { args: { type: 'object', properties: {} } },
@@ -118,6 +118,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     const sectionLabels: { [section in SectionId]: string } = {
       models: trans.__('Show nbops models'),
+      deployments: trans.__('Show nbops deployments'),
+      prompts: trans.__('Show nbops prompts'),
+      readiness: trans.__('Show nbops readiness'),
       runs: trans.__('Show nbops runs'),
       alerts: trans.__('Show nbops alerts'),
       audit: trans.__('Show nbops audit trail')

@@ -29,6 +29,11 @@ import { IActionState } from './model/version';
 import { Poller } from './poll';
 import { IViewContext } from './views/common';
 import { askPromote, askRollback } from './views/dialogs';
+
+/**
+ * How the registry and the audit log address a prompt.
+ */
+const PROMPT_PREFIX = 'prompts:/';
 import { EXTENSION_TITLE, PanelView } from './views/panel';
 
 export {
@@ -63,6 +68,9 @@ export class NbopsPanel extends ReactWidget {
     this.model.registry.version.actionFinished.connect((_, action) =>
       this._notify(action)
     );
+    this.model.prompts.actionFinished.connect((_, action) =>
+      this._notify(action)
+    );
     this._context = {
       trans: this._trans,
       sanitize: html => sanitizer.sanitize(html),
@@ -71,7 +79,11 @@ export class NbopsPanel extends ReactWidget {
       promote: (model, version, alias) =>
         void this._promote(model, version, alias),
       rollback: (model, version, alias) =>
-        void this._rollback(model, version, alias)
+        void this._rollback(model, version, alias),
+      promotePrompt: (name, version, alias) =>
+        void this._promotePrompt(name, version, alias),
+      rollbackPrompt: (name, version, alias) =>
+        void this._rollbackPrompt(name, version, alias)
     };
     document.addEventListener('visibilitychange', this._onVisibility);
   }
@@ -313,10 +325,50 @@ export class NbopsPanel extends ReactWidget {
     }
   }
 
+  private async _promotePrompt(
+    name: string,
+    version: string,
+    alias: string | null
+  ): Promise<void> {
+    const choice = await askPromote({
+      trans: this._trans,
+      model: PROMPT_PREFIX + name,
+      version,
+      alias,
+      current: alias
+        ? (this.model.prompts.aliasesOf(name)[alias] ?? null)
+        : null
+    });
+    if (choice) {
+      await this.model.prompts.promote(
+        name,
+        version,
+        choice.alias,
+        choice.reason
+      );
+    }
+  }
+
+  private async _rollbackPrompt(
+    name: string,
+    version: string,
+    alias: string
+  ): Promise<void> {
+    const choice = await askRollback({
+      trans: this._trans,
+      model: PROMPT_PREFIX + name,
+      alias,
+      current: version
+    });
+    if (choice) {
+      await this.model.prompts.rollback(name, alias, choice.reason);
+    }
+  }
+
   /**
    * Tell the user how an alias change went.
    */
-  private _notify(action: IActionState): void {
+  private _notify(action: Pick<IActionState, 'done' | 'error'>): void {
     if (action.done) {
       Notification.success(action.done, { autoClose: 5000 });
     } else if (action.error) {

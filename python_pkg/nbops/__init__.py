@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .version import __version__
 
 if TYPE_CHECKING:
+    from .assessment import assess
     from .datasets import log_dataset
     from .registry import promote, register, rollback
     from .serving import serve
@@ -30,8 +31,10 @@ _LAZY = {
     "promote": "registry",
     "rollback": "registry",
     "serve": "serving",
+    "assess": "assessment",
     "compare": "widgets.compare",
     "registry_widget": "widgets.registry",
+    "reproduce": "reproducing",
 }
 #: Submodules reachable as attributes (``nbops.registry.history(...)``), imported on first use.
 _SUBMODULES = (
@@ -44,6 +47,7 @@ _SUBMODULES = (
     "monitoring",
     "prompts",
     "registry",
+    "reproducing",
     "runs",
     "serving",
     "tracking",
@@ -52,6 +56,7 @@ _SUBMODULES = (
 
 __all__ = [
     "__version__",
+    "assess",
     "compare",
     "log_dataset",
     "log_metric",

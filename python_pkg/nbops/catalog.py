@@ -1,4 +1,4 @@
-"""The registry and the audit log as pages for UIs, and the checks on identifiers from outside.
+"""The registry and the audit log as pages for UIs, and the alias changes the sidebar makes.
 
 The sidebar lists models, versions and audit events through the REST API. Every list is
 paged by the store and carries a ``total``, so a registry of thousands of models costs one
@@ -14,7 +14,7 @@ if they ever change shape, the same facts are read through ``MlflowClient`` inst
 same answer; ``tests/test_catalog.py`` runs both paths). Nothing is cached.
 
 Identifiers that arrive from outside are checked by ``identifiers`` before anything is read;
-its checks are re-exported here for the REST handlers.
+its checks are re-exported here for the REST handlers. One version's detail is ``version_detail``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import audit, cards, config, lineage, registry, store
-from .errors import InvalidInput, NotFound, PolicyError, StoreError
+from . import audit, config, registry, store
+from .errors import InvalidInput, PolicyError, StoreError
 from .identifiers import (
     _check_page_size,
     check_alias,
@@ -37,11 +37,11 @@ from .identifiers import (
     check_run_id,
     check_version,
 )
+from .version_detail import GATE_TAG, missing_gates, registered_model, required_gates
 
 #: The checks of ``identifiers`` are offered here too, beside what they guard.
 __all__ = [
     "ALERT_STATES",
-    "GATE_TAG",
     "MAX_AUDIT_PAGE",
     "MAX_MODELS_PAGE",
     "MAX_VERSIONS_PAGE",
@@ -53,18 +53,17 @@ __all__ = [
     "check_filter",
     "check_metrics",
     "check_model_name",
+    "check_reason",
     "check_run_id",
     "check_version",
-    "gate_details",
     "log",
-    "missing_gates",
     "models",
     "monitoring_series",
+    "move_alias",
     "open_alert_counts",
     "promote",
     "required_gates",
     "rollback",
-    "version_detail",
     "versions",
 ]
 
@@ -76,7 +75,6 @@ log = logging.getLogger(__name__)
 MAX_MODELS_PAGE = 1000
 MAX_VERSIONS_PAGE = 1000
 MAX_AUDIT_PAGE = 1000
-GATE_TAG = "nbops.gate."
 #: Where the sidebar's actions come from, in the audit log.
 SOURCE = "sidebar"
 ALERT_STATES = ("open", "resolved")
@@ -151,53 +149,11 @@ def models(
     return page
 
 
-def required_gates(names: list[str], start: _Start = None) -> dict[str, dict[str, list[str]]]:
-    """Model name → alias → the gates ``[tool.nbops.policy]`` requires (aliases without any left out).
-
-    The project-wide lists are read once; only models with their own
-    ``[tool.nbops.policy.models.NAME]`` table are resolved one by one.
-    """
-    registry.required_gates("champion", start)  # a malformed policy table fails here, with its fix
-    table = config.resolve(start).tool.get("policy", {})
-    per_model = table.get("models", {}) if isinstance(table.get("models", {}), dict) else {}
-    project = {
-        alias: gates
-        for alias in table
-        if alias != "models" and (gates := registry.required_gates(alias, start))
-    }
-    result = {}
-    for name in names:
-        own = per_model.get(name)
-        if isinstance(own, dict):
-            aliases = [a for a in table if a != "models"] + [a for a in own if a not in table]
-            result[name] = {
-                alias: gates
-                for alias in aliases
-                if (gates := registry.required_gates(alias, start, model=name))
-            }
-        else:
-            result[name] = dict(project)
-    return result
-
-
 def open_alert_counts(start: _Start = None) -> dict[str, int]:
     """Model name → open monitoring alerts."""
-    try:
-        from . import monitoring
+    from . import monitoring
 
-        counts = monitoring.open_alert_counts
-    except (ImportError, AttributeError) as exc:
-        # Only while nbops.monitoring is missing or predates open_alert_counts (it is being
-        # written alongside this module): no monitoring means no alerts. Errors *inside*
-        # open_alert_counts are not swallowed.
-        if not _warned:
-            _warned.append(True)
-            log.warning("nbops: monitoring is not available (%s); models show 0 open alerts", exc)
-        return {}
-    return counts(start=start)
-
-
-_warned: list[bool] = []
+    return monitoring.open_alert_counts(start=start)
 
 
 def _name_contains(text: str | None) -> str | None:
@@ -233,32 +189,15 @@ def _search_error(exc: Any, what: str, page_token: str | None) -> Exception:
 
 
 def _page_facts(client: Any, filter_string: str | None, names: list[str], need_total: bool) -> _PageFacts:
-    registry_store = _sql_registry_store(client)
+    registry_store = store.sql_registry_store(client)
     if registry_store is not None:
         try:
             return _sql_facts(registry_store, filter_string, names, need_total)
         except Exception as exc:  # MLflow's internals moved: the public API gives the same answer
-            if not _internals_changed(exc):
+            if not store.internals_changed(exc):
                 raise
             log.warning("nbops: counting through MLflow's SQL models failed (%s); using MlflowClient", exc)
     return _client_facts(client, filter_string, names, need_total)
-
-
-def _internals_changed(exc: Exception) -> bool:
-    import sqlalchemy.exc
-
-    return isinstance(exc, ImportError | AttributeError | TypeError | sqlalchemy.exc.SQLAlchemyError)
-
-
-def _sql_registry_store(client: Any) -> Any | None:
-    """MLflow's SQL registry store behind ``client``, or None for REST and other stores."""
-    try:
-        from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
-
-        registry_store = client._get_registry_client().store
-    except (ImportError, AttributeError):
-        return None
-    return registry_store if isinstance(registry_store, SqlAlchemyStore) else None
 
 
 def _sql_facts(
@@ -370,7 +309,7 @@ def versions(
     """One page of a model's versions, newest first, with aliases and gate results, and the total."""
     check_model_name(name)
     _check_page_size(max_results, MAX_VERSIONS_PAGE)
-    client, model = _registered_model(name, start)
+    client, model = registered_model(name, start)
     by_version: dict[str, list[str]] = {}
     for alias, version in model.aliases.items():
         by_version.setdefault(str(version), []).append(alias)
@@ -407,148 +346,15 @@ def versions(
     }
 
 
-def _registered_model(name: str, start: _Start) -> tuple[Any, Any]:
-    """The client and the registered model ``name``; a store never written to is not created to say no."""
-    from mlflow.exceptions import MlflowException
-
-    missing = NotFound(f"no registered model named {name!r}; GET models lists them.")
-    if not store.exists(config.resolve(start).tracking_uri):
-        raise missing
-    client = store.client(start)
-    try:
-        return client, client.get_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise missing from None
-        raise
-
-
 def _count_versions(client: Any, name: str) -> int:
-    registry_store = _sql_registry_store(client)
+    registry_store = store.sql_registry_store(client)
     if registry_store is not None:
         try:
             return _sql_facts(registry_store, None, [name], need_total=False).versions.get(name, (0, None))[0]
         except Exception as exc:
-            if not _internals_changed(exc):
+            if not store.internals_changed(exc):
                 raise
     return _client_facts(client, None, [name], need_total=False).versions.get(name, (0, None))[0]
-
-
-# --- one version ---------------------------------------------------------------------------------
-
-
-def version_detail(name: str, version: str | int, start: _Start = None) -> dict[str, Any]:
-    """Everything the sidebar shows of one version: lineage, metrics, gates, policy gaps, the card.
-
-    Text fields are plain text (render them as text); ``card_html`` is the model card rendered
-    by ``nbops.cards``, with any HTML from user text escaped and unsafe link targets removed.
-    """
-    check_model_name(name)
-    version = check_version(version)
-    client, model = _registered_model(name, start)
-    mv = registry.get_version(name, version, start)
-    run = _run_or_none(client, mv.run_id)
-    tags = dict(mv.tags)
-    run_tags = dict(run.data.tags) if run else {}
-    gates = gate_details(tags)
-    results = {gate: facts["result"] for gate, facts in gates.items()}
-    policy = {
-        alias: {"required": required, "missing": missing_gates(results, required)}
-        for alias, required in required_gates([name], start)[name].items()
-    }
-    markdown = registry.model_card(name, version, start)
-    held = sorted(alias for alias, holder in model.aliases.items() if str(holder) == str(mv.version))
-    return {
-        "model": name,
-        "version": str(mv.version),
-        "status": mv.status,
-        "description": mv.description or "",
-        "created": mv.creation_timestamp,
-        "updated": mv.last_updated_timestamp,
-        "run_id": mv.run_id,
-        "aliases": held,
-        # Per alias this version holds: the version a rollback would restore (None: nothing to restore).
-        "rollback": {alias: registry.rollback_target(name, alias, start) for alias in held},
-        "lineage": {
-            "notebook": tags.get(lineage.TAG_NOTEBOOK) or run_tags.get(lineage.TAG_NOTEBOOK),
-            "cell_sha256": tags.get(lineage.TAG_CELL_HASH) or run_tags.get(lineage.TAG_CELL_HASH),
-            "git": {
-                "commit": tags.get(lineage.TAG_GIT_COMMIT) or run_tags.get(lineage.TAG_GIT_COMMIT),
-                "branch": tags.get(lineage.TAG_GIT_BRANCH) or run_tags.get(lineage.TAG_GIT_BRANCH),
-                "dirty": (tags.get(lineage.TAG_GIT_DIRTY) or run_tags.get(lineage.TAG_GIT_DIRTY)) == "true",
-            },
-            "python": tags.get(lineage.TAG_PYTHON) or run_tags.get(lineage.TAG_PYTHON),
-            "requirements": [r for r in tags.get(registry.REQUIREMENTS_TAG, "").split(",") if r],
-            "source_run": _run_summary(run),
-            "datasets": _datasets(run_tags),
-        },
-        "metrics": dict(run.data.metrics) if run else {},
-        "params": dict(run.data.params) if run else {},
-        "gates": gates,
-        "policy": policy,
-        "card_html": cards.to_html_fragment(markdown),
-    }
-
-
-def gate_details(tags: dict[str, str]) -> dict[str, dict[str, str | None]]:
-    """Gate → result, gate run id and time, from the ``nbops.gate.<gate> = "<result> <run> <time>"`` tags."""
-    details = {}
-    for key, value in sorted(tags.items()):
-        words = value.split()
-        if key.startswith(GATE_TAG) and words:
-            details[key.removeprefix(GATE_TAG)] = {
-                "result": words[0],
-                "run_id": words[1] if len(words) > 1 else None,
-                "time": words[2] if len(words) > 2 else None,
-            }
-    return details
-
-
-def missing_gates(results: dict[str, str], required: list[str]) -> list[str]:
-    """The required gates that have not passed (not run, failed or errored), in policy order."""
-    return [gate for gate in required if results.get(gate) != "passed"]
-
-
-def _run_or_none(client: Any, run_id: str | None) -> Any | None:
-    if not run_id:
-        return None
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_run(run_id)
-    except MlflowException:
-        return None  # the training run was deleted: the version still stands on its own tags
-
-
-def _run_summary(run: Any | None) -> dict[str, Any] | None:
-    if run is None:
-        return None
-    info = run.info
-    return {
-        "run_id": info.run_id,
-        "run_name": info.run_name,
-        "experiment_id": info.experiment_id,
-        "status": info.status,
-        "start_time": info.start_time,
-        "end_time": info.end_time,
-    }
-
-
-def _datasets(run_tags: dict[str, str]) -> list[dict[str, str]]:
-    prefix = "nbops.dataset."
-    found = []
-    for key, value in sorted(run_tags.items()):
-        if key.startswith(prefix) and key.endswith(".sha256"):
-            dataset = key.removeprefix(prefix).removesuffix(".sha256")
-            found.append(
-                {
-                    "name": dataset,
-                    "context": run_tags.get(f"{prefix}{dataset}.context", ""),
-                    "shape": run_tags.get(f"{prefix}{dataset}.shape", ""),
-                    "sha256": value,
-                }
-            )
-    return found
 
 
 # --- alias changes -------------------------------------------------------------------------------
@@ -570,20 +376,39 @@ def promote(
     A refusal by the policy is a ``PolicyError`` naming the gates still missing.
     """
     check_model_name(name)
+    change = move_alias(name, version, alias, reason, force=force, actor=actor, source=source, start=start)
+    return _with_aliases(change, name, start)
+
+
+def move_alias(
+    address: str,
+    version: Any,
+    alias: Any,
+    reason: Any,
+    *,
+    force: Any = False,
+    actor: str | None = None,
+    source: str = SOURCE,
+    start: _Start = None,
+) -> dict[str, Any]:
+    """The registry's promotion of a checked model name or ``prompts:/NAME``, for input from a client.
+
+    Checks the version, alias, reason and ``force`` as they arrive in a request body, and turns
+    a refusal by the policy into a ``PolicyError`` that names the gates still missing.
+    """
     version = check_version(version)
     alias = check_alias(alias)
-    reason = _check_reason(reason)
+    reason = check_reason(reason)
     if not isinstance(force, bool):
         raise InvalidInput(f"force must be true or false, got {force!r}.")
     try:
-        change = registry.promote(
-            name, version, alias, reason, force=force, source=source, actor=actor, start=start
+        return registry.promote(
+            address, version, alias, reason, force=force, source=source, actor=actor, start=start
         )
     except PolicyError as exc:
-        results = registry.gate_results(registry.get_version(name, version, start))
-        required = registry.required_gates(alias, start, model=name)
+        results = registry.gate_results(registry.get_version(address, version, start))
+        required = registry.required_gates(alias, start, model=address)
         raise PolicyError(str(exc), missing_gates=missing_gates(results, required)) from None
-    return _with_aliases(change, name, start)
 
 
 def rollback(
@@ -597,13 +422,14 @@ def rollback(
 ) -> dict[str, Any]:
     """Point ``alias`` back at the version it held before; the result carries every alias now."""
     check_model_name(name)
-    alias = check_alias(alias)
-    reason = _check_reason(reason)
-    change = registry.rollback(name, alias, reason, source=source, actor=actor, start=start)
+    change = registry.rollback(
+        name, check_alias(alias), check_reason(reason), source=source, actor=actor, start=start
+    )
     return _with_aliases(change, name, start)
 
 
-def _check_reason(reason: Any) -> str:
+def check_reason(reason: Any) -> str:
+    """A reason as it arrives in a request body: text (or absent), checked by the registry."""
     if reason is not None and not isinstance(reason, str):
         raise InvalidInput(f"reason must be text, got {type(reason).__name__}.")
     return registry.check_reason(reason)
@@ -655,7 +481,7 @@ def monitoring_series(
     check_model_name(name)
     version = check_version(version)
     wanted = check_metrics(metrics)
-    _registered_model(name, start)
+    registered_model(name, start)
     registry.get_version(name, version, start)  # a clear 404 for a version that does not exist
     from . import monitoring
 

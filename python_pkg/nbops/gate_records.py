@@ -2,7 +2,7 @@
 
 - **Recorded** for every gate that was started: an MLflow run in experiment ``nbops-gates``
   (parameters, a ``check.<name>`` metric per check, the executed notebook and its HTML), the
-  version tag ``nbops.gate.<gate> = "<result> <run id> <UTC time>"`` (what the promotion policy
+  model or prompt version tag ``nbops.gate.<gate> = "<result> <run id> <UTC time>"`` (what the promotion policy
   reads) and an audit event. Refused gates did not run and record nothing.
 - **Reported**: each executed notebook as HTML, and ``junit.xml`` with a test suite per gate: a
   test case per check, and a ``run`` test case that fails when the notebook stopped early and
@@ -28,12 +28,18 @@ if TYPE_CHECKING:
 _Start = Path | str | None
 
 EXPERIMENT = "nbops-gates"
-#: Prefix of the model version tags (``nbops.gate.<gate>``) and of the gate runs' tags.
+#: Prefix of the model and prompt version tags (``nbops.gate.<gate>``) and of the gate runs' tags.
 TAG_PREFIX = "nbops.gate."
+#: A prompt is recorded under its registry address, ``prompts:/NAME`` (``registry.versions``).
+PROMPT_PREFIX = "prompts:/"
 
 
 def record(outcome: GateOutcome, name: str, version: str, start: _Start) -> None:
-    """An MLflow run, the version tag, an audit event; only for gates that were started."""
+    """An MLflow run, the version tag, an audit event; only for gates that were started.
+
+    ``name`` is a registered model's, or ``prompts:/NAME`` for a prompt version (its audit events
+    and promotions use that address too).
+    """
     if not outcome.ran:
         return
     from mlflow.entities import Metric, Param
@@ -72,9 +78,13 @@ def record(outcome: GateOutcome, name: str, version: str, start: _Start) -> None
     finally:
         client.set_terminated(run_id, "FINISHED" if outcome.result == PASSED else "FAILED")
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    client.set_model_version_tag(
-        name, str(version), TAG_PREFIX + outcome.name, f"{outcome.result} {run_id} {stamp}"
-    )
+    verdict = f"{outcome.result} {run_id} {stamp}"
+    if name.startswith(PROMPT_PREFIX):  # the prompt version carries it, as a model version does
+        client.set_prompt_version_tag(
+            name.removeprefix(PROMPT_PREFIX), str(version), TAG_PREFIX + outcome.name, verdict
+        )
+    else:
+        client.set_model_version_tag(name, str(version), TAG_PREFIX + outcome.name, verdict)
     audit.append(
         "gate",
         model=name,

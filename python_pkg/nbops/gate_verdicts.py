@@ -68,7 +68,7 @@ class GateOutcome:
 
 @dataclass
 class GateReport:
-    """Every gate's outcome for one model version, and where the report files are."""
+    """Every gate's outcome for one model or prompt version, and where the report files are."""
 
     model: str
     version: str
@@ -78,6 +78,9 @@ class GateReport:
 
     @property
     def model_uri(self) -> str:
+        """``models:/NAME/VERSION``, or ``prompts:/NAME/VERSION`` for a prompt (``model`` is ``prompts:/NAME``)."""
+        if self.model.startswith("prompts:/"):
+            return f"{self.model}/{self.version}"
         return f"models:/{self.model}/{self.version}"
 
     @property

@@ -1,11 +1,14 @@
-"""Running gate notebooks against a model version: one runner for the CLI, the magic and Python.
+"""Running gate notebooks against a model or prompt version: one runner for the CLI, the magic and Python.
 
 ``run(["performance", "my_gate", "path/to/gate.ipynb"], "models:/churn/3", {"data_path": "holdout.csv"})``
+``run(["llm_quality"], "prompts:/support-reply@candidate", {...})``
 
 1. **Checked first, nothing runs otherwise** (``gate_plans``). A gate is named (the project's
    ``notebooks/gates/<name>.ipynb``, else a shipped gate: ``gate_catalog``) or given by its
-   notebook path; an unknown name is refused in one line listing the known ones. The model
-   version must exist (an alias is resolved to its version, so every gate tests the same one).
+   notebook path; an unknown name is refused in one line listing the known ones. The model or
+   prompt version must exist (an alias is resolved to its version, so every gate tests the same
+   one, and the gate notebook gets ``model_uri`` = ``models:/NAME/VERSION`` or
+   ``prompts:/NAME/VERSION``).
    Each gate must have a papermill ``parameters`` cell, and every parameter must be one a gate
    declares, with the declared type. When a gate is refused, no gate runs: each is ``error``.
 2. **Each gate in its own process group.** ``python -m papermill`` is started in a new session,
@@ -18,7 +21,8 @@
    the cells the gate's author wrote and its prompt in the executed notebook
    (``cell 3 (In [4]): ValueError: ...``).
 4. **Recorded and reported** (``gate_records``): an MLflow run, the version tag
-   ``nbops.gate.<gate>``, an audit event, and the model card refreshed once at the end; in a
+   ``nbops.gate.<gate>`` (a model version's or a prompt version's: the promotion policy reads
+   both the same way), an audit event, and a model's card refreshed once at the end; in a
    folder (default ``gate-reports/<model>-v<version>-<UTC time>`` under the project root):
    ``<gate>.ipynb``, ``<gate>.html``, ``<gate>.log`` (papermill's output) and ``junit.xml``.
 
@@ -36,12 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from . import config, registry, runner, store
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .gate_catalog import SHIPPED, KnownGate, known_gates, shipped_gate
 from .gate_plans import Plan, plan_gates
 from .gate_records import EXPERIMENT, TAG_PREFIX, record, to_html, write_junit
 from .gate_verdicts import ERROR, FAILED, PASSED, GateOutcome, GateReport, judge
 from .registry import resolve_model
+from .registry.versions import PROMPT_PREFIX, alias_holder, get_version, missing, prompt_name
 
 __all__ = [
     "ERROR",
@@ -56,6 +61,7 @@ __all__ = [
     "available",
     "known_gates",
     "resolve_model",
+    "resolve_target",
     "run",
     "shipped_gate",
     "write_junit",
@@ -64,6 +70,9 @@ __all__ = [
 _Start = Path | str | None
 
 _NAME = re.compile(r"[^\w.\-]")
+_PROMPT_URI = re.compile(
+    r"prompts:/(?P<name>[A-Za-z0-9_.-]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_-]+))"
+)
 
 
 # --- the runner ----------------------------------------------------------------------------------
@@ -83,9 +92,11 @@ def run(
 ) -> GateReport:
     """Run ``gates`` (gate names or notebook paths) against ``model_uri`` and record the verdicts.
 
-    A name is the project's ``notebooks/gates/<name>.ipynb``, else a shipped gate of that name.
-    Raises ``InvalidInput``/``NotFound`` for a malformed call, an unknown gate name or a missing
-    model version; a gate that is refused or cannot run is reported (``error``), not raised.
+    ``model_uri`` is ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``prompts:/NAME/VERSION``
+    or ``prompts:/NAME@ALIAS``. A name is the project's ``notebooks/gates/<name>.ipynb``, else a
+    shipped gate of that name. Raises ``InvalidInput``/``NotFound`` for a malformed call, an
+    unknown gate name or a missing version; a gate that is refused or cannot run is reported
+    (``error``), not raised.
     """
     if isinstance(gates, str) or not gates:
         names = ", ".join(g.name for g in available(start))
@@ -95,10 +106,9 @@ def run(
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
         raise InvalidInput(f"--timeout must be a number of seconds above 0, not {timeout!r}.")
     settings = store.settings(start)
-    name, version = resolve_model(model_uri, start)
-    plans = plan_gates(
-        list(gates), f"models:/{name}/{version}", dict(parameters or {}), settings.project_root
-    )
+    name, version = resolve_target(model_uri, start)
+    target_uri = f"{name}/{version}" if prompt_name(name) else f"models:/{name}/{version}"
+    plans = plan_gates(list(gates), target_uri, dict(parameters or {}), settings.project_root)
 
     report_dir = _report_dir(report, settings.project_root, name, version)
     junit_path = Path(junit) if junit is not None else report_dir / "junit.xml"
@@ -122,7 +132,8 @@ def run(
             say,
             lambda o: record(o, name, version, start),
         )
-        registry.refresh_card(name, version, start=start)
+        if prompt_name(name) is None:  # a prompt version has no card: its tags are the record
+            registry.refresh_card(name, version, start=start)
     result = GateReport(name, version, outcomes, report_dir, junit_path)
     write_junit(result, junit_path)
     if not result.passed:
@@ -130,6 +141,40 @@ def run(
 
         notify.gates_failed(result, start)
     return result
+
+
+def resolve_target(model_uri: str, start: _Start = None) -> tuple[str, str]:
+    """``(name, version)`` of the version the gates judge; a prompt's name is ``prompts:/NAME``.
+
+    A prompt is named by the address its promotions, audit events and policy use, so the verdicts
+    recorded here are the ones ``%promote prompts:/NAME`` reads. The version must exist; an alias
+    is resolved once, so every gate of the run tests the same version.
+    """
+    text = model_uri.strip() if isinstance(model_uri, str) else model_uri
+    if not isinstance(text, str) or not text.startswith(PROMPT_PREFIX):
+        return resolve_model(model_uri, start)
+    found = _PROMPT_URI.fullmatch(text)
+    if found is None:
+        raise InvalidInput(
+            f"--model must be prompts:/NAME/VERSION or prompts:/NAME@ALIAS for a prompt, not {model_uri!r}."
+        )
+    name = PROMPT_PREFIX + found["name"]
+    version = found["version"]
+    if found["alias"]:
+        if not _prompt_exists(name, start):
+            raise missing(name)
+        version = alias_holder(name, found["alias"], start)
+        if version is None:
+            raise NotFound(
+                f"prompt {found['name']!r} has no alias {found['alias']!r}; "
+                f"nbops.prompts.versions({found['name']!r}) shows its versions and aliases."
+            )
+    return name, str(get_version(name, version, start).version)
+
+
+def _prompt_exists(name: str, start: _Start) -> bool:
+    """Whether the prompt ``prompts:/NAME`` is in the store (before its alias is looked up)."""
+    return store.client(start).get_prompt(prompt_name(name)) is not None
 
 
 def available(start: _Start = None) -> list[KnownGate]:
@@ -143,7 +188,8 @@ def _report_dir(report: str | Path | None, project_root: Path, name: str, versio
         folder.mkdir(parents=True, exist_ok=True)
         return folder
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = project_root / "gate-reports" / f"{_NAME.sub('_', name)}-v{version}-{stamp}"
+    label = _NAME.sub("_", name.replace(PROMPT_PREFIX, "prompt-"))
+    base = project_root / "gate-reports" / f"{label}-v{version}-{stamp}"
     for n in range(1000):
         folder = base if n == 0 else base.with_name(f"{base.name}-{n}")
         try:

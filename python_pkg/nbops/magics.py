@@ -301,7 +301,10 @@ class NbopsMagics(Magics):
         "gates", nargs="+", help="Gate names (notebooks/gates/NAME.ipynb, else shipped) or notebook paths."
     )
     @argument(
-        "--model", "-m", required=True, help="The version to judge: models:/NAME/VERSION or NAME@ALIAS."
+        "--model",
+        "-m",
+        required=True,
+        help="The version to judge: models:/NAME/VERSION or prompts:/NAME/VERSION (or @ALIAS).",
     )
     @argument(
         "-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), help="A gate parameter."

@@ -8,7 +8,9 @@ imported on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from . import lazy
 
 if TYPE_CHECKING:
     from .monitoring.alerting import alerts, check, open_alert_counts, wait_for_retraining
@@ -16,21 +18,23 @@ if TYPE_CHECKING:
     from .monitoring.drift import drift
     from .monitoring.labels import log_labels
     from .monitoring.review import review
+    from .monitoring.reviews import last_review
     from .monitoring.runs import monitored_versions, series
 
 _WHERE = {
-    "log_batch": "batches",
-    "score_and_log": "batches",
-    "series": "runs",
-    "compare": "batches",
-    "monitored_versions": "runs",
-    "drift": "drift",
-    "log_labels": "labels",
-    "alerts": "alerting",
-    "check": "alerting",
-    "open_alert_counts": "alerting",
-    "wait_for_retraining": "alerting",
-    "review": "review",
+    "log_batch": "monitoring.batches",
+    "score_and_log": "monitoring.batches",
+    "series": "monitoring.runs",
+    "compare": "monitoring.batches",
+    "monitored_versions": "monitoring.runs",
+    "drift": "monitoring.drift",
+    "log_labels": "monitoring.labels",
+    "alerts": "monitoring.alerting",
+    "check": "monitoring.alerting",
+    "open_alert_counts": "monitoring.alerting",
+    "wait_for_retraining": "monitoring.alerting",
+    "last_review": "monitoring.reviews",
+    "review": "monitoring.review",
 }
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "check",
     "compare",
     "drift",
+    "last_review",
     "log_batch",
     "log_labels",
     "monitored_versions",
@@ -49,9 +54,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        from importlib import import_module
-
-        return getattr(import_module(f".monitoring.{_WHERE[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.exports(__package__, _WHERE, owner=__name__)

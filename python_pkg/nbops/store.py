@@ -422,3 +422,26 @@ def experiment_ids(mlflow_client: Any, exclude: tuple[str, ...] = ()) -> dict[st
         token = page.token
         if not token:
             return found
+
+
+def sql_registry_store(client: Any) -> Any | None:
+    """MLflow's SQL registry store behind ``client``, or None for REST and other stores.
+
+    Listings read counts and tags with a few aggregate queries on MLflow's own tables where the
+    store is SQL (far fewer round trips than one ``MlflowClient`` call per model); those are
+    internal APIs, so callers fall back to ``MlflowClient`` when ``internals_changed`` says so.
+    """
+    try:
+        from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+
+        registry_store = client._get_registry_client().store
+    except (ImportError, AttributeError):
+        return None
+    return registry_store if isinstance(registry_store, SqlAlchemyStore) else None
+
+
+def internals_changed(exc: Exception) -> bool:
+    """Whether ``exc`` says MLflow's SQL internals changed shape (use the public client instead)."""
+    import sqlalchemy.exc
+
+    return isinstance(exc, ImportError | AttributeError | TypeError | sqlalchemy.exc.SQLAlchemyError)

@@ -26,6 +26,7 @@ function points(values: number[], first = 1): IMonitoringSeries[string] {
 function alert(metric: string, threshold: number, op = '<'): IAlert {
   return {
     id: `run-${metric}`,
+    deliveries: [],
     state: 'open',
     rule: `${metric}-rule`,
     model: 'churn',

@@ -8,6 +8,11 @@
 import {
   IAlert,
   IAuditEvent,
+  IDeployment,
+  IReadiness,
+  IModelReadiness,
+  IPromptSummary,
+  IPromptVersion,
   IModelSummary,
   IMonitoringSeries,
   IRun,
@@ -96,6 +101,7 @@ export function versionDetail(name: string, version: string): IVersionDetail {
     params: {},
     gates: {},
     policy: {},
+    reproduction: null,
     card_html: '<p>card</p>'
   };
 }
@@ -118,7 +124,57 @@ export function alertOf(
     severity,
     message: '',
     opened_at,
+    deliveries: [],
     ...extra
+  };
+}
+
+export function deploymentOf(
+  id: string,
+  status: 'live' | 'stale' | 'stopped',
+  extra: Partial<IDeployment> = {}
+): IDeployment {
+  return {
+    id,
+    model: 'churn',
+    alias: 'champion',
+    version: '2',
+    url: 'http://127.0.0.1:5001',
+    host: 'box',
+    pid: '42',
+    status,
+    canary: {},
+    shadow: null,
+    stats: {},
+    started: 1_700_000_000,
+    heartbeat: 1_700_000_010,
+    heartbeat_age: 1,
+    heartbeat_seconds: 10,
+    stopped: null,
+    ...extra
+  };
+}
+
+export function promptOf(name: string): IPromptSummary {
+  return { name, description: '', created: 1_700_000_000_000, tags: {} };
+}
+
+export function promptVersionOf(
+  version: number,
+  template: string,
+  aliases: string[] = []
+): IPromptVersion {
+  return {
+    version: String(version),
+    aliases,
+    chat: false,
+    template,
+    variables: [],
+    message: '',
+    created: 1_700_000_000_000,
+    content_hash: 'h' + version,
+    gates: {},
+    tags: {}
   };
 }
 
@@ -145,6 +201,30 @@ function page<T>(
   };
 }
 
+/**
+ * An assessment of `models` (as `nbops assess --json` writes it).
+ */
+export function readinessOf(models: IModelReadiness[]): IReadiness {
+  const score = models.length ? Math.min(...models.map(m => m.score)) : null;
+  return {
+    schema: 'nbops.assess/1',
+    nbops_version: '0.1.0',
+    generated: '2026-03-04T05:06:07Z',
+    rubric: 'The ML Test Score',
+    serving_alias: 'champion',
+    project: {
+      models: models.length,
+      score,
+      level: score === null ? null : 'More of a research project',
+      weakest: models.filter(m => m.score === score).map(m => m.model),
+      counts: { automated: 0, 'by hand': 0, missing: 0, 'not assessable': 0 },
+      audit: { intact: true, events: 0, problems: [] },
+      review_every: null
+    },
+    models
+  };
+}
+
 export class FakeServer {
   runs: IRun[] = [];
   models: IModelSummary[] = [];
@@ -152,6 +232,11 @@ export class FakeServer {
   series: IMonitoringSeries = {};
   alerts: IAlert[] = [];
   events: IAuditEvent[] = [];
+  deployments: IDeployment[] = [];
+  /** The assessment `GET readiness` answers. */
+  readiness: IReadiness = readinessOf([]);
+  prompts: IPromptSummary[] = [];
+  promptVersions: { [name: string]: IPromptVersion[] } = {};
   /** Gates the policy requires per alias (a promotion without them is a 409). */
   missingGates: { [alias: string]: string[] } = {};
   /** Answers to throw instead, by path (`models`, `alerts`, ...). */
@@ -228,6 +313,12 @@ export class FakeServer {
         const { items, next_page_token } = page(this.events, query);
         return { events: items, total: this.events.length, next_page_token };
       }
+      case 'deployments':
+        return this.deployments;
+      case 'readiness':
+        return this.readiness;
+      case 'prompts':
+        return this._prompts(method, name, sub, query, body);
       case 'models':
         break;
       default:
@@ -262,6 +353,55 @@ export class FakeServer {
       };
     }
     return leaf === 'monitoring' ? this.series : versionDetail(name, version);
+  }
+
+  private _prompts(
+    method: string,
+    name: string | undefined,
+    sub: string | undefined,
+    query: { [key: string]: string },
+    body: any
+  ): unknown {
+    if (name === undefined) {
+      const { items, next_page_token } = page(this.prompts, query);
+      return { prompts: items, total: this.prompts.length, next_page_token };
+    }
+    const versions = this.promptVersions[name];
+    if (!versions) {
+      throw httpError(404, {
+        message: `no prompt named '${name}'`,
+        error: 'NotFound'
+      });
+    }
+    if (method === 'POST') {
+      const alias = body.alias;
+      const holder = versions.find(v => v.aliases.includes(alias));
+      const from = holder?.version ?? null;
+      for (const v of versions) {
+        v.aliases = v.aliases.filter(a => a !== alias);
+      }
+      if (sub === 'promote') {
+        versions
+          .find(v => v.version === String(body.version))
+          ?.aliases.push(alias);
+      }
+      const aliases: { [alias: string]: string } = {};
+      for (const v of versions) {
+        for (const a of v.aliases) {
+          aliases[a] = v.version;
+        }
+      }
+      return {
+        model: `prompts:/${name}`,
+        alias,
+        from_version: from,
+        to_version: aliases[alias] ?? null,
+        seq: 1,
+        aliases
+      };
+    }
+    const { items, next_page_token } = page(versions, query);
+    return { versions: items, total: versions.length, next_page_token };
   }
 
   private _changeAlias(

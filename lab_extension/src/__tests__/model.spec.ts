@@ -155,6 +155,9 @@ describe('refreshing', () => {
     expect(p.audit.state.total).toBe(1);
     expect(saved).toHaveBeenLastCalledWith({
       models: true,
+      deployments: false,
+      prompts: false,
+      readiness: false,
       runs: true,
       alerts: true,
       audit: true
@@ -451,7 +454,7 @@ describe('the saved view', () => {
     expect(readViewState('x')).toBeNull();
     expect(
       readViewState({
-        sections: { models: false, runs: 'yes', deployments: true },
+        sections: { models: false, runs: 'yes', pipelines: true },
         expanded: ['churn', 7, '', 'fraud'],
         selected: { model: 'churn', version: '../1' },
         filter: '  ch  '

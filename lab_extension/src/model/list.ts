@@ -78,6 +78,15 @@ export abstract class ListSection<T> implements ISectionModel {
   }
 
   /**
+   * Tell the view that what the section shows changed.
+   */
+  protected emitChanged(): void {
+    if (!this._isDisposed) {
+      this._changed.emit();
+    }
+  }
+
+  /**
    * One page from the server.
    */
   protected abstract fetchPage(

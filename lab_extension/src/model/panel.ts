@@ -17,6 +17,9 @@ import { RefreshOutcome } from '../paged';
 import { Poller } from '../poll';
 import { AlertsModel } from './alerts';
 import { AuditModel } from './audit';
+import { DeploymentsModel } from './deployments';
+import { PromptsModel } from './prompts';
+import { ReadinessModel } from './readiness';
 import { IRegistryViewState, RegistryModel } from './registry';
 import { RunsModel } from './runs';
 import {
@@ -30,9 +33,24 @@ import {
 /**
  * The sections of the panel, in order.
  */
-export type SectionId = 'models' | 'runs' | 'alerts' | 'audit';
+export type SectionId =
+  | 'models'
+  | 'deployments'
+  | 'prompts'
+  | 'readiness'
+  | 'runs'
+  | 'alerts'
+  | 'audit';
 
-export const SECTIONS: SectionId[] = ['models', 'runs', 'alerts', 'audit'];
+export const SECTIONS: SectionId[] = [
+  'models',
+  'deployments',
+  'prompts',
+  'readiness',
+  'runs',
+  'alerts',
+  'audit'
+];
 
 /**
  * What the user opened in the panel (saved across page reloads).
@@ -59,8 +77,14 @@ export class PanelModel implements ISectionHost {
     this.runs = new RunsModel(this);
     this.alerts = new AlertsModel(this);
     this.audit = new AuditModel(this);
+    this.deployments = new DeploymentsModel(this);
+    this.prompts = new PromptsModel(this);
+    this.readiness = new ReadinessModel(this);
     this._sections = {
       models: this.registry,
+      deployments: this.deployments,
+      prompts: this.prompts,
+      readiness: this.readiness,
       runs: this.runs,
       alerts: this.alerts,
       audit: this.audit
@@ -83,6 +107,9 @@ export class PanelModel implements ISectionHost {
   readonly runs: RunsModel;
   readonly alerts: AlertsModel;
   readonly audit: AuditModel;
+  readonly deployments: DeploymentsModel;
+  readonly prompts: PromptsModel;
+  readonly readiness: ReadinessModel;
 
   /**
    * Emitted after any change of what the panel shows.

@@ -6,7 +6,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { IAlert } from '../api';
+import { IAlert, IDelivery } from '../api';
 import {
   formatNumber,
   formatTime,
@@ -192,8 +192,90 @@ function AlertItem(props: {
           </p>
         )}
       </div>
+      {alert.deliveries && alert.deliveries.length > 0 && (
+        <Deliveries deliveries={alert.deliveries} trans={trans} />
+      )}
     </li>
   );
+}
+
+/**
+ * Each notification channel's latest outcome: delivered, retrying or failed,
+ * with the receiver's answer (or why it failed) and when.
+ */
+function Deliveries(props: {
+  deliveries: IDelivery[];
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { trans } = props;
+  return (
+    <ul className="nbops-deliveries" aria-label={trans.__('Notifications')}>
+      {props.deliveries.map(delivery => {
+        const at = formatTime(delivery.at ?? null);
+        const stage =
+          delivery.stage === 'resolved'
+            ? trans.__('resolved')
+            : trans.__('opened');
+        const state = deliveryStateText(delivery.state, trans);
+        return (
+          <li
+            key={`${delivery.stage}-${delivery.channel}`}
+            className={`nbops-delivery nbops-delivery-${delivery.state}`}
+            data-channel={delivery.channel}
+            data-stage={delivery.stage}
+            data-state={delivery.state}
+            tabIndex={0}
+            aria-label={trans.__(
+              'Notification of %1 to %2: %3 after %4 attempts, %5: %6',
+              stage,
+              delivery.channel,
+              state,
+              delivery.attempts,
+              at.local,
+              delivery.detail
+            )}
+          >
+            <div className="nbops-row-line">
+              <span className="nbops-delivery-channel">{delivery.channel}</span>
+              <span className="nbops-muted">{stage}</span>
+              <span className="nbops-delivery-state">{state}</span>
+              <time
+                className="nbops-row-meta"
+                dateTime={at.iso || undefined}
+                title={at.iso || undefined}
+              >
+                {at.local}
+              </time>
+            </div>
+            {delivery.detail && (
+              <p className="nbops-delivery-detail">
+                {delivery.attempts > 1
+                  ? trans.__(
+                      '%1 (attempt %2)',
+                      delivery.detail,
+                      delivery.attempts
+                    )
+                  : delivery.detail}
+              </p>
+            )}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+function deliveryStateText(state: string, trans: TranslationBundle): string {
+  switch (state) {
+    case 'delivered':
+      return trans.__('delivered');
+    case 'retrying':
+      return trans.__('retrying');
+    case 'failed':
+      return trans.__('failed');
+    default:
+      return state;
+  }
 }
 
 /**

@@ -28,6 +28,9 @@ export interface IViewContext {
   promote: (model: string, version: string, alias: string | null) => void;
   /** Ask for a reason, then point an alias back at its previous version. */
   rollback: (model: string, version: string, alias: string) => void;
+  /** The same, for a prompt (by its name, without `prompts:/`). */
+  promotePrompt: (name: string, version: string, alias: string | null) => void;
+  rollbackPrompt: (name: string, version: string, alias: string) => void;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   Loading
 } from './common';
 import { Monitoring } from './monitoring';
+import { Reproduction } from './reproduction';
 
 export interface IVersionDetailProps {
   trans: TranslationBundle;
@@ -97,6 +98,12 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
       <Gates {...props} detail={detail} />
       <Monitoring {...props} />
       <Metrics trans={trans} detail={detail} />
+      <Reproduction
+        trans={trans}
+        name={name}
+        version={version}
+        reproduction={detail.reproduction}
+      />
       <Lineage trans={trans} detail={detail} />
       <ModelCard
         trans={trans}

@@ -11,7 +11,10 @@ import { PanelModel, SECTIONS, SectionId } from '../model/panel';
 import { alertsSection } from './alerts';
 import { auditSection } from './audit';
 import { ISectionView, IViewContext, Section } from './common';
+import { deploymentsSection } from './deployments';
 import { modelsSection } from './models';
+import { promptsSection } from './prompts';
+import { readinessSection } from './readiness';
 import { runsSection } from './runs';
 
 /**
@@ -27,6 +30,10 @@ const SECTION_VIEWS: {
 } = {
   models: (model, context) =>
     modelsSection(model.registry, model.alerts, context),
+  deployments: (model, context) =>
+    deploymentsSection(model.deployments, context),
+  prompts: (model, context) => promptsSection(model.prompts, context),
+  readiness: (model, context) => readinessSection(model.readiness, context),
   runs: (model, context) => runsSection(model.runs, context),
   alerts: (model, context) => alertsSection(model.alerts, context),
   audit: (model, context) => auditSection(model.audit, context)

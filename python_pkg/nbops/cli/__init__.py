@@ -8,14 +8,17 @@ deployments) and ``deploying`` (serve, deploy image and manifests).
 
 from __future__ import annotations
 
-from . import deploying, gating, models, operations
+from . import assessing, canary, deploying, evidence, gating, models, operations
 from .base import EXIT_MEANINGS, ExitCode, _gate_exit_code, main
 
 __all__ = [
     "EXIT_MEANINGS",
     "ExitCode",
     "_gate_exit_code",
+    "assessing",
+    "canary",
     "deploying",
+    "evidence",
     "gating",
     "main",
     "models",

@@ -28,6 +28,12 @@ def deploy() -> None:
     type=click.Path(file_okay=False),
     help="Keep the build context in this folder [default: a temporary one].",
 )
+@click.option(
+    "--pin/--no-pin",
+    default=None,
+    help="Serve MODEL/VERSION instead of following the alias [default: [tool.nbops.deploy] pin].",
+)
+@click.option("--push", is_flag=True, help="Push the tag and record the registry's digest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_reports_errors
 def deploy_image(
@@ -37,6 +43,8 @@ def deploy_image(
     engine: str | None,
     offline: bool,
     context_dir: str | None,
+    pin: bool | None,
+    push: bool,
     as_json: bool,
 ) -> None:
     """Build an OCI image that serves MODEL's version with nbops serve; records its tag and digest.
@@ -48,14 +56,23 @@ def deploy_image(
 
     click.echo("building the image…", err=True)
     built = build(
-        model, tag=tag, base_image=base_image, engine=engine, offline=offline, context_dir=context_dir
+        model,
+        tag=tag,
+        base_image=base_image,
+        engine=engine,
+        offline=offline,
+        context_dir=context_dir,
+        pin=pin,
+        push=push,
     )
     if as_json:
         click.echo(json.dumps(built.to_dict(), indent=2))
         return
+    serves = "pinned" if built.pinned else f"as {built.alias}"
+    pushed = ", pushed" if built.pushed else ""
     click.echo(
         f"{built.tag} ({built.digest}) serves {built.model} version {built.version} "
-        f"as {built.alias}; built in {built.build_seconds:.1f}s with {built.engine}"
+        f"{serves}; built in {built.build_seconds:.1f}s with {built.engine}{pushed}"
     )
 
 
@@ -74,6 +91,11 @@ def deploy_image(
 )
 @click.option("--image", metavar="IMAGE", help="Run this image instead of the one recorded on each version.")
 @click.option(
+    "--pin/--no-pin",
+    default=None,
+    help="Pods serve their version, not their alias [default: [tool.nbops.deploy] pin].",
+)
+@click.option(
     "--check", "check_dir", type=click.Path(), metavar="DIR", help="Only validate the manifests in DIR."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -86,6 +108,7 @@ def deploy_manifests(
     namespace: str | None,
     out: str | None,
     image: str | None,
+    pin: bool | None,
     check_dir: str | None,
     as_json: bool,
 ) -> None:
@@ -106,14 +129,22 @@ def deploy_manifests(
     from ..deploy.manifests import generate
 
     done = generate(
-        model, target=target, canary=canary, blue_green=blue_green, namespace=namespace, out=out, image=image
+        model,
+        target=target,
+        canary=canary,
+        blue_green=blue_green,
+        namespace=namespace,
+        out=out,
+        image=image,
+        pin=pin,
     )
     if as_json:
         click.echo(json.dumps(done.to_dict(), indent=2))
         return
     versions = ", ".join(f"{alias}→v{version}" for alias, version in done.aliases.items())
     state = "written" if done.changed else "unchanged"
-    click.echo(f"{done.target} manifests for {model} ({versions}) {state} in {done.folder}")
+    pinned = ", pinned" if done.pinned else ""
+    click.echo(f"{done.target} manifests for {model} ({versions}{pinned}) {state} in {done.folder}")
     for note in done.notes:
         click.echo(f"note: {note}", err=True)
 

@@ -14,12 +14,18 @@ from .base import _gate_exit_code, _reports_errors, _table, main
 
 @main.group()
 def gate() -> None:
-    """Validation gates: notebooks that decide whether a model version may be promoted."""
+    """Validation gates: notebooks that decide whether a model or prompt version may be promoted."""
 
 
 @gate.command("run")
 @click.argument("gates", nargs=-1, required=True)
-@click.option("--model", "-m", "model_uri", required=True, help="models:/NAME/VERSION or models:/NAME@ALIAS.")
+@click.option(
+    "--model",
+    "-m",
+    "model_uri",
+    required=True,
+    help="models:/NAME/VERSION, models:/NAME@ALIAS, prompts:/NAME/VERSION or prompts:/NAME@ALIAS.",
+)
 @click.option(
     "--parameters",
     "-p",
@@ -59,12 +65,12 @@ def gate_run(
     report: str | None,
     as_json: bool,
 ) -> None:
-    """Run GATE... (gate names or notebook paths) on a model version.
+    """Run GATE... (gate names or notebook paths) on a model or prompt version.
 
     A name is the project's notebooks/gates/NAME.ipynb, else the shipped gate NAME
     (nbops gate list shows them all). Each gate runs headless in its own process; its
-    verdict is recorded on the model version (tag nbops.gate.GATE), in the audit log and
-    as a run of the experiment nbops-gates.
+    verdict is recorded on the model or prompt version (tag nbops.gate.GATE), in the audit
+    log and as a run of the experiment nbops-gates.
     Exit codes: 0 every gate passed, 1 a gate failed, 2 a gate could not run (or invalid input).
     """
     from papermill.cli import _resolve_type

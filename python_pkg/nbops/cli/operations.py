@@ -36,6 +36,9 @@ def monitor() -> None:
 def monitor_check(model: str | None, as_json: bool, wait: bool, timeout: float | None) -> None:
     """Evaluate the [tool.nbops.alerts] rules on every monitored version; list the open alerts.
 
+    With [tool.nbops.review], a model whose last health review is older than its period gets a
+    review-overdue alert (resolved by the next nbops review).
+
     For cron or CI. An alert whose rule names a retrain notebook starts a retraining job in the
     background and the check returns at once (the RETRAIN column shows the job: queued, running,
     finished or failed); the job, not the check, registers the challenger and gates it. --wait
@@ -184,9 +187,18 @@ def deployments(model: str | None, everything: bool, as_json: bool) -> None:
 def review(model: str, batches: int, output: str | None) -> None:
     """Render MODEL's health review: versions, gates, alerts, drift, performance, fairness and cost.
 
-    Executes the health review notebook template and writes its HTML rendering (code hidden).
+    Executes the health review notebook template and writes its HTML rendering (code hidden),
+    then records the review in MLflow (who, when, the report; an audit event), which resolves a
+    review-overdue alert. MODEL may be an LLM application: prompts:/NAME or llm:/MODEL.
     """
     from ..monitoring.review import review as render
+    from ..monitoring.reviews import last_review
 
     click.echo("rendering the health review…", err=True)
-    click.echo(str(render(model, batches, output)))
+    page = render(model, batches, output)
+    recorded = last_review(model)
+    if recorded:
+        click.echo(
+            f"recorded: reviewed by {recorded['who']} at {recorded['when']} ({recorded['report']})", err=True
+        )
+    click.echo(str(page))

@@ -62,6 +62,13 @@ class VersionFacts:
     alias: str
     run_id: str = ""
     git_commit: str = ""
+    #: Serve this version whatever the alias says later (``--pin``), instead of following the alias.
+    pinned: bool = False
+
+    @property
+    def serves(self) -> str:
+        """What the image's server serves: ``NAME/VERSION`` when pinned, else ``NAME@ALIAS``."""
+        return f"{self.name}/{self.version}" if self.pinned else f"{self.name}@{self.alias}"
 
     def labels(self) -> dict[str, str]:
         """OCI labels (``org.opencontainers.image.*``) and nbops' own, for ``podman inspect``."""
@@ -69,10 +76,11 @@ class VersionFacts:
             "org.opencontainers.image.title": self.name,
             "org.opencontainers.image.version": self.version,
             "org.opencontainers.image.revision": self.git_commit,
-            "org.opencontainers.image.description": f"nbops serve {self.name}@{self.alias} (version {self.version})",
+            "org.opencontainers.image.description": f"nbops serve {self.serves} (version {self.version})",
             "io.nbops.model": self.name,
             "io.nbops.model.version": self.version,
             "io.nbops.model.alias": self.alias,
+            "io.nbops.model.pinned": "true" if self.pinned else "false",
             "io.nbops.run_id": self.run_id,
             "io.nbops.git_commit": self.git_commit,
             "io.nbops.version": __version__,
@@ -314,6 +322,7 @@ def dockerfile(facts: VersionFacts, base_image: str, offline: bool) -> str:
         "NBOPS_ALIAS": facts.alias,
         "NBOPS_MODEL_VERSION": facts.version,
         "NBOPS_MODEL_DIR": "/opt/nbops/model",
+        "NBOPS_PIN": "true" if facts.pinned else "false",
     }
     env = " \\\n    ".join(f"{key}={json.dumps(value)}" for key, value in environment.items())
     health = json.dumps(["/opt/venv/bin/python", "-c", _HEALTH])

@@ -8,7 +8,10 @@ with ``-e``). The server runs in this very process (no shell in between), so the
 The version the image was built for is in ``NBOPS_MODEL_DIR``: loading ``models:/NAME/VERSION`` for it
 reads that folder instead of downloading the artifacts again. The store named by
 ``MLFLOW_TRACKING_URI`` is still used for the alias, the deployment record and the inference log; if the
-alias has moved to another version, the server follows it as ``nbops serve`` always does. The redirect
+alias has moved to another version, the server follows it as ``nbops serve`` always does — unless
+``NBOPS_PIN`` is true (an image built with ``--pin``, or a pinned manifest): then it serves
+``NBOPS_MODEL/NBOPS_MODEL_VERSION`` and nothing else, so the version a pod runs is the one its image
+and manifest name, and moving it is a new manifest (a Git commit), not an alias change. The redirect
 is installed at import time, so the worker processes uvicorn spawns (which re-import this module)
 have it too.
 """
@@ -41,7 +44,7 @@ def _serve_baked_version() -> None:
 
 
 def main() -> int:
-    """Serve ``NBOPS_MODEL@NBOPS_ALIAS`` on ``HOST:PORT`` with ``WORKERS`` processes, as ``nbops serve`` does.
+    """Serve ``NBOPS_MODEL@NBOPS_ALIAS`` (pinned: its version) on ``HOST:PORT`` with ``WORKERS`` processes.
 
     It calls the function behind ``nbops serve`` (a face's code does not belong in the image's
     process); a problem the user can fix ends as one line on stderr, like the CLI's.
@@ -50,13 +53,18 @@ def main() -> int:
     from nbops.serving.process import run
 
     target = f"{os.environ.get('NBOPS_MODEL', '')}@{os.environ.get('NBOPS_ALIAS', '')}"
+    pinned = os.environ.get("NBOPS_PIN", "").strip().lower() in ("1", "true", "yes")
+    version = (os.environ.get("NBOPS_MODEL_VERSION") or None) if pinned else None
+    if pinned and version is None:
+        print("nbops serve: error: NBOPS_PIN is set but NBOPS_MODEL_VERSION is not.", file=sys.stderr)
+        return 2
     try:
         port, workers = int(os.environ.get("PORT") or 8080), int(os.environ.get("WORKERS") or 1)
     except ValueError:
         print("nbops serve: error: PORT and WORKERS must be whole numbers.", file=sys.stderr)
         return 2
     try:
-        run(target, host=os.environ.get("HOST") or "0.0.0.0", port=port, workers=workers)
+        run(target, host=os.environ.get("HOST") or "0.0.0.0", port=port, workers=workers, version=version)
     except NbopsError as exc:
         print(f"nbops serve: error: {exc}", file=sys.stderr)
         return 4 if isinstance(exc, NotFound) else 2

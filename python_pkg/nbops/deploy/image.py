@@ -2,9 +2,13 @@
 
 The steps: resolve ``MODEL@ALIAS`` or ``MODEL/VERSION`` to a version, write its build context
 (``context.py``), build it (offline: ``--network none --pull=never``, the wheels already in the
-context), then record the image's tag and digest on the model version (tags ``nbops.deploy.image``
-and ``nbops.deploy.image_digest``) and in the audit log (action ``image``). Podman builds in Docker's
-image format, because the OCI format has no HEALTHCHECK.
+context), optionally push it, then record the image's tag and digest on the model version (tags
+``nbops.deploy.image`` and ``nbops.deploy.image_digest``) and in the audit log (action ``image``).
+Podman builds in Docker's image format, because the OCI format has no HEALTHCHECK.
+
+A pushed image's digest is the one the registry reports (an engine may compress layers again on
+push, so the local digest would name nothing a cluster can pull); a pinned manifest names the image
+by it. With ``pin`` the image serves ``MODEL/VERSION`` instead of following its alias.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InvalidInput, NbopsError
+from ..errors import ConfigError, InvalidInput, NbopsError
 from .context import BuildContext, VersionFacts, write_context
 from .engine import Engine, find_engine
 
@@ -30,6 +34,10 @@ _DEFAULT_ALIAS = "champion"
 
 class BuildFailed(NbopsError):
     """The container engine could not build the image."""
+
+
+class PushFailed(NbopsError):
+    """The container engine could not push the image (not logged in, no such registry, refused)."""
 
 
 @dataclass
@@ -45,6 +53,8 @@ class BuiltImage:
     engine: str
     context: str | None
     build_seconds: float
+    pinned: bool = False
+    pushed: bool = False
     output: str = field(repr=False, default="")
 
     def to_dict(self) -> dict[str, object]:
@@ -111,16 +121,33 @@ def build(
     engine: str | None = None,
     offline: bool = False,
     context_dir: Path | str | None = None,
+    pin: bool | None = None,
+    push: bool = False,
     start: Path | str | None = None,
 ) -> BuiltImage:
     """Write the context of ``target``'s version, build its image, and record tag and digest.
 
     Everything that can be refused (engine, version, artifacts, folder) is checked before the build;
     without ``context_dir`` the context lives in a temporary folder that is removed afterwards.
+    ``pin`` (default ``[tool.nbops.deploy] pin``) bakes in ``MODEL/VERSION`` rather than the alias;
+    ``push`` pushes the tag and records the registry's digest.
     """
+    from .. import config
+    from .plan import resolve_pin
+
+    settings = config.resolve(start)
+    table = settings.tool.get("deploy", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.nbops.deploy] in {settings.pyproject} must be a table.")
+    pinned = resolve_pin(pin, table, settings.pyproject)
     found_engine = find_engine(engine)
     facts = resolve(target, start)
+    facts.pinned = pinned
     tag = tag or default_tag(facts)
+    if push and tag.startswith("localhost/"):
+        raise InvalidInput(
+            f"--push needs a registry in --tag (e.g. registry.example.com/churn:v3), not {tag}."
+        )
     probe = _base_python(found_engine) if offline else None
     context = write_context(
         facts,
@@ -132,7 +159,7 @@ def build(
     )
     try:
         seconds, output = _run_build(found_engine, context, tag)
-        digest = _digest(found_engine, tag)
+        digest = _push(found_engine, tag) if push else _digest(found_engine, tag)
     finally:
         if context_dir is None:
             shutil.rmtree(context.path, ignore_errors=True)
@@ -146,6 +173,8 @@ def build(
         engine=found_engine.name,
         context=str(context.path) if context_dir is not None else None,
         build_seconds=seconds,
+        pinned=pinned,
+        pushed=push,
         output=output,
     )
     _record(built, offline, start)
@@ -184,6 +213,39 @@ def _digest(engine: Engine, tag: str) -> str:
     return digest
 
 
+def _push(engine: Engine, tag: str) -> str:
+    """Push ``tag`` and return the digest the registry now holds it under (``sha256:…``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="nbops-push-") as folder:
+        digest_file = Path(folder) / "digest"
+        command = [engine.path, "push", tag]
+        if engine.is_podman:
+            command[2:2] = ["--digestfile", str(digest_file)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = [line for line in (done.stdout + done.stderr).strip().splitlines() if line.strip()]
+            last = lines[-1].strip()[:300] if lines else f"exit status {done.returncode}"
+            registry = tag.split("/", 1)[0]
+            raise PushFailed(
+                f"{engine.name} push of {tag} failed: {last}; log in first ({engine.name} login {registry})."
+            )
+        if engine.is_podman and digest_file.is_file():
+            return digest_file.read_text().strip()
+    repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+    found = re.findall(r"digest: (sha256:[0-9a-f]{64})", done.stdout + done.stderr)  # docker's last line
+    if found:
+        return found[-1]
+    inspected = subprocess.run(
+        [engine.path, "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", tag],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    for line in inspected.stdout.split():
+        if line.startswith(f"{repository}@sha256:"):
+            return line.split("@", 1)[1]
+    return _digest(engine, tag)
+
+
 def _record(built: BuiltImage, offline: bool, start: Path | str | None) -> None:
     """The tag and digest on the model version, and one ``image`` event in the audit log."""
     from .. import audit, store
@@ -203,6 +265,8 @@ def _record(built: BuiltImage, offline: bool, start: Path | str | None) -> None:
             "base_image": built.base_image,
             "engine": built.engine,
             "offline": offline,
+            "pinned": built.pinned,
+            "pushed": built.pushed,
         },
         start=start,
     )

@@ -37,7 +37,7 @@ def build(plan: Plan) -> list[tuple[str, dict[str, Any]]]:
     """``inferenceservice.yaml``: the candidate with its share when there is one, else the stable version."""
     release = plan.candidate or plan.stable
     predictor = _predictor(plan, release)
-    annotations = {"nbops.io/stable-version": plan.stable.version, "nbops.io/alias": release.alias}
+    annotations = {"nbops.io/stable-version": plan.stable.version, **plan.annotations(release)}
     if plan.candidate and plan.mode == CANARY:
         predictor["canaryTrafficPercent"] = plan.percent
     elif plan.candidate and plan.mode == BLUE_GREEN:

@@ -24,7 +24,7 @@ def _deployment(plan: Plan, release: Release, replicas: int) -> tuple[str, dict[
             "replicas": replicas,
             "selector": {"matchLabels": labels},
             "template": {
-                "metadata": {"labels": labels, "annotations": {"nbops.io/alias": release.alias}},
+                "metadata": {"labels": labels, "annotations": plan.annotations(release)},
                 "spec": {"containers": [container(plan, release)]},
             },
         },

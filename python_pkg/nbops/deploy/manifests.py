@@ -7,6 +7,11 @@ the documents, validates every one against the real schemas, and only then repla
 folder. Output is deterministic (no timestamps), so regenerating after nothing moved changes no
 file, and the folder's Git history is the model's deployment history: promotions and rollbacks
 regenerate it (:func:`regenerate_after_alias_change`) when ``manifests_dir`` is configured.
+
+Pinned (``pin``), each container serves its version rather than following its alias, the image is
+named by the digest recorded on the version, and the version is in the objects' labels and
+annotations: the folder's diff is then exactly what each environment runs, and a Git revert is a
+rollback.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from ..errors import ConfigError, InvalidInput, NotFound
 from ..identifiers import check_alias
 from ..version import __version__
 from . import kserve, kubernetes, output, rollouts, validation
-from .plan import BLUE_GREEN, CANARY, PLAIN, TARGETS, Plan, Release, slug
+from .plan import BLUE_GREEN, CANARY, PLAIN, TARGETS, Plan, Release, resolve_pin, slug
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,8 @@ class Generated:
     aliases: dict[str, str]
     changed: bool
     notes: list[str] = field(default_factory=list)
+    #: Whether the pods serve their version (``--pin``) rather than following their alias.
+    pinned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "folder": str(self.folder)}
@@ -133,10 +140,14 @@ def plan(
     blue_green: bool = False,
     namespace: str | None = None,
     image: str | None = None,
+    pin: bool | None = None,
     strict: bool = True,
     start: _Start = None,
 ) -> Plan:
-    """The deployment ``model``'s aliases describe now; ``strict=False`` drops a vanished candidate."""
+    """The deployment ``model``'s aliases describe now; ``strict=False`` drops a vanished candidate.
+
+    ``pin`` (default ``[tool.nbops.deploy] pin``) makes each container serve its version, not its alias.
+    """
     settings = config.resolve(start)
     deploy, canary_table = _table(settings, "deploy"), _table(settings, "canary")
     target = target or deploy.get("target", "kserve")
@@ -153,6 +164,7 @@ def plan(
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
         raise ConfigError(f"[tool.nbops.deploy] replicas in {settings.pyproject} must be a whole number ≥ 1.")
     pause = str(canary_table.get("pause", "5m"))
+    pinned = resolve_pin(pin, deploy, settings.pyproject)
     stable_alias = str(deploy.get("alias", "champion"))
     candidate_alias, percent = _parse_canary(canary) if canary else (None, 0)
     if blue_green:
@@ -198,6 +210,7 @@ def plan(
         steps=_steps(canary_table, percent, settings.pyproject),
         pause=pause,
         replicas=replicas,
+        pin=pinned,
     )
 
 
@@ -215,6 +228,8 @@ def command_line(model: str, options: dict[str, Any]) -> str:
         words += ["--namespace", options["namespace"]]
     if options.get("image"):
         words += ["--image", options["image"]]
+    if options.get("pin"):
+        words.append("--pin")
     return " ".join(shlex.quote(word) for word in words)
 
 
@@ -241,6 +256,7 @@ def generate(
     namespace: str | None = None,
     out: Path | str | None = None,
     image: str | None = None,
+    pin: bool | None = None,
     strict: bool = True,
     start: _Start = None,
 ) -> Generated:
@@ -252,6 +268,7 @@ def generate(
         blue_green=blue_green,
         namespace=namespace,
         image=image,
+        pin=pin,
         strict=strict,
         start=start,
     )
@@ -261,6 +278,7 @@ def generate(
         "blue_green": blue_green,
         "namespace": namespace,
         "image": image,
+        "pin": the_plan.pin,
     }
     files = render(the_plan, options)
     root = Path(out) if out is not None else default_folder(config.resolve(start))
@@ -283,8 +301,23 @@ def generate(
         notes.append(
             f"storageUri {the_plan.stable.storage_uri} must be readable from the cluster (s3://, gs://, pvc://)."
         )
+    if the_plan.pin:
+        for release in the_plan.releases():
+            if release.image and "@sha256:" not in release.image:
+                notes.append(
+                    f"version {release.version}'s image {release.image} has no recorded digest, so it is named "
+                    f"by tag, which can move; push it with "
+                    f"nbops deploy image {shlex.quote(f'{model}/{release.version}')} --push."
+                )
     return Generated(
-        model, the_plan.target, folder, sorted(files), aliases, changed=not unchanged, notes=notes
+        model,
+        the_plan.target,
+        folder,
+        sorted(files),
+        aliases,
+        changed=not unchanged,
+        notes=notes,
+        pinned=the_plan.pin,
     )
 
 
@@ -313,6 +346,7 @@ def regenerate_after_alias_change(model: str, start: _Start = None) -> Generated
             blue_green=bool(options.get("blue_green")),
             namespace=options.get("namespace"),
             image=options.get("image"),
+            pin=options.get("pin"),
             out=root,
             strict=False,
             start=start,

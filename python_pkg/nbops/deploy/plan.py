@@ -13,9 +13,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConfigError
+
 #: The port the nbops image listens on inside the container (it reads ``PORT``).
 CONTAINER_PORT = 8080
-#: The endpoint of the nbops server that answers the canary verdict (``{"verdict": "pass"|"fail"|…}``).
+#: The endpoint of the nbops server that answers the canary verdict (``{"verdict": "running"|"passed"|"failed", …}``).
 CANARY_VERDICT_PATH = "/nbops/canary"
 #: Labels every generated object carries, so ``kubectl get -l`` finds a model's objects.
 MODEL_LABEL = "app.kubernetes.io/name"
@@ -23,6 +25,8 @@ VERSION_LABEL = "nbops.io/model-version"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "nbops"}
 #: The Secret the containers read their environment from (``MLFLOW_TRACKING_URI``, ``NBOPS_SERVE_TOKEN``).
 SECRET = "nbops"
+#: On pinned objects: the version they serve whatever the aliases say (``--pin``).
+PINNED_ANNOTATION = "nbops.io/pinned-version"
 
 TARGETS = ("kserve", "rollouts", "kubernetes")
 PLAIN, CANARY, BLUE_GREEN = "plain", "canary", "blue-green"
@@ -57,6 +61,8 @@ class Plan:
     #: How long each canary step holds before the next (an Argo duration, e.g. "5m").
     pause: str = "5m"
     replicas: int = 2
+    #: Serve each release's version itself (``MODEL/VERSION``), not its alias: Git then pins what runs.
+    pin: bool = False
 
     def releases(self) -> list[Release]:
         return [self.stable, *([self.candidate] if self.candidate else [])]
@@ -68,6 +74,20 @@ class Plan:
             meta["namespace"] = self.namespace
         meta["labels"] = {MODEL_LABEL: self.slug, **MANAGED_BY, **(labels or {})}
         return meta
+
+    def annotations(self, release: Release) -> dict[str, str]:
+        """The alias a release was deployed for and, when pinned, the version it keeps serving."""
+        return {"nbops.io/alias": release.alias, **({PINNED_ANNOTATION: release.version} if self.pin else {})}
+
+
+def resolve_pin(given: bool | None, table: dict[str, Any], where: Any) -> bool:
+    """``--pin``/``--no-pin`` when given, else ``[tool.nbops.deploy] pin`` (default false)."""
+    if given is not None:
+        return given
+    pin = table.get("pin", False)
+    if not isinstance(pin, bool):
+        raise ConfigError(f"[tool.nbops.deploy] pin in {where} must be true or false, not {pin!r}.")
+    return pin
 
 
 def slug(name: str) -> str:
@@ -82,20 +102,24 @@ def container(plan: Plan, release: Release, name: str = "model") -> dict[str, An
     """The nbops image's container: its port, probes on ``/ping``, and what it serves.
 
     The image's entrypoint serves ``NBOPS_MODEL@NBOPS_ALIAS`` (the version baked in, following the
-    alias as ``nbops serve`` does), ``PORT`` sets its port; the rest of its environment
+    alias as ``nbops serve`` does) or, pinned (``NBOPS_PIN=true``), ``NBOPS_MODEL/NBOPS_MODEL_VERSION``
+    whatever the alias says later; ``PORT`` sets its port; the rest of its environment
     (``MLFLOW_TRACKING_URI``, ``NBOPS_SERVE_TOKEN``) comes from the Secret ``nbops``.
     """
     if release.image is None:
         raise ValueError("a release without an image has no container")
+    env = [
+        {"name": "PORT", "value": str(CONTAINER_PORT)},
+        {"name": "NBOPS_MODEL", "value": plan.model},
+        {"name": "NBOPS_MODEL_VERSION", "value": release.version},
+        {"name": "NBOPS_ALIAS", "value": release.alias},
+        # Always said, so the manifests, not how the image was built, decide whether pods follow the alias.
+        {"name": "NBOPS_PIN", "value": "true" if plan.pin else "false"},
+    ]
     return {
         "name": name,
         "image": release.image,
-        "env": [
-            {"name": "PORT", "value": str(CONTAINER_PORT)},
-            {"name": "NBOPS_MODEL", "value": plan.model},
-            {"name": "NBOPS_MODEL_VERSION", "value": release.version},
-            {"name": "NBOPS_ALIAS", "value": release.alias},
-        ],
+        "env": env,
         "envFrom": [{"secretRef": {"name": SECRET, "optional": True}}],
         "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/ping", "port": "http"}, "periodSeconds": 5},

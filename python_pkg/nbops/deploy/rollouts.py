@@ -6,8 +6,9 @@ promotion that regenerates this folder is what starts a rollout.
 
 - **canary**: ``setWeight`` steps from ``[tool.nbops.canary] steps`` with a ``pause`` between,
   and a background analysis from the ``AnalysisTemplate`` written next to it: its ``web`` metric
-  asks the stable nbops server for the canary verdict at ``/nbops/canary`` and aborts the rollout
-  on ``fail`` (and after repeated errors, e.g. an unreachable server).
+  asks the stable nbops server for the canary verdict at ``/nbops/canary`` (``running``, ``passed``
+  or ``failed``) and aborts the rollout on ``failed`` (and after repeated errors, e.g. an
+  unreachable server).
 - **blue-green**: ``activeService`` and ``previewService``; promotion is left to a person
   (``autoPromotionEnabled: false``), as nbops' promotion policy expects.
 """
@@ -42,8 +43,9 @@ def analysis_template(plan: Plan) -> dict[str, Any]:
                 {
                     "name": "nbops-canary-verdict",
                     "interval": "1m",
-                    "successCondition": 'result == "pass"',
-                    "failureCondition": 'result == "fail"',
+                    # "running" counts as success so the steps go on; only a failed verdict aborts.
+                    "successCondition": 'result == "running" || result == "passed"',
+                    "failureCondition": 'result == "failed"',
                     "failureLimit": 0,
                     "consecutiveErrorLimit": 3,
                     "provider": {"web": {"url": url, "jsonPath": "{$.verdict}", "timeoutSeconds": 10}},
@@ -68,7 +70,7 @@ def build(plan: Plan) -> list[tuple[str, dict[str, Any]]]:
     template = {
         "metadata": {
             "labels": {**pods, VERSION_LABEL: release.version},
-            "annotations": {"nbops.io/alias": release.alias},
+            "annotations": plan.annotations(release),
         },
         "spec": {"containers": [container(plan, release)]},
     }

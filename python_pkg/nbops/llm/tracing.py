@@ -157,21 +157,21 @@ def _call(fn: Callable[..., Any], spec: _Spec, args: tuple[Any, ...], kwargs: di
         if spec.provider:
             span.set_attribute(SpanAttributeKey.MODEL_PROVIDER, spec.provider)
         tags = {TAG_MODEL: model, **({TAG_PROVIDER: spec.provider} if spec.provider else {})}
-        for version, _ in prompts:
-            _link(span, version)
+        live = span.trace_id != _no_op_trace_id()  # MLflow's dry runs trace nothing
+        if live and prompts:
+            _link(span, [version for version, _ in prompts])
         if prompts:
             version, alias = prompts[0]
             tags[TAG_PROMPT] = f"{version.name}/{version.version}"
             if alias:
                 tags[TAG_PROMPT_ALIAS] = f"{version.name}@{alias}"
-        live = span.trace_id != _no_op_trace_id()  # MLflow's dry runs trace nothing
         if live:
-            mlflow.update_current_trace(tags=tags)
+            _tag_trace(span, tags)
         response = fn(*args, **kwargs)
         if live and not prompts:  # prompts the call loaded itself, which MLflow linked to the span
             linked = _linked_inside(span)
             if linked:
-                mlflow.update_current_trace(tags={TAG_PROMPT: linked})
+                _tag_trace(span, {TAG_PROMPT: linked})
         span.set_outputs(_plain(response))
         if spec.chat and spec.model is None:
             model = _attr(response, "model") or model
@@ -243,11 +243,12 @@ def _prompts(given: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[
     found: list[tuple[Any, str | None]] = []
     if isinstance(given, str):
         name, alias, version = _prompt_address(given)
-        from mlflow import MlflowClient
+        import mlflow
 
         # MLflow's client caches an alias for a minute and a version for good; no run linking here.
         uri = f"prompts:/{name}@{alias}" if alias else f"prompts:/{name}/{version}"
-        found.append((MlflowClient().load_prompt(uri), alias))
+        client = _client(mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+        found.append((client.load_prompt(uri), alias))
     elif given is not None and _is_prompt_version(given):
         found.append((given, None))
     for value in (*args, *kwargs.values()):
@@ -256,28 +257,69 @@ def _prompts(given: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[
     return found
 
 
+@functools.lru_cache(maxsize=8)
+def _client(tracking_uri: str, registry_uri: str) -> Any:
+    """One MLflow client per store, built once rather than on every call that names a prompt."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+
+
 def _is_prompt_version(value: Any) -> bool:
     return (
         type(value).__name__ == "PromptVersion" and hasattr(value, "template") and hasattr(value, "version")
     )
 
 
-def _link(span: Any, version: Any) -> None:
-    """Link a prompt version to the trace as MLflow's ``load_prompt`` does inside a span (no store call)."""
-    if span.trace_id == _no_op_trace_id():  # tracing is off (MLflow's own dry runs): nothing to link
-        return
+def _link(span: Any, versions: list[Any]) -> None:
+    """Link prompt versions to a new span's trace as MLflow's ``load_prompt`` does (no store call).
+
+    The span was just started, so its linked-prompts attribute is exactly these versions: its
+    JSON is made once per set of versions (``_linked_json``), not re-parsed and re-written on
+    every call.
+    """
     try:
         from mlflow.tracing.constant import SpanAttributeKey
         from mlflow.tracing.trace_manager import InMemoryTraceManager
-        from mlflow.tracing.utils.prompt import update_linked_prompts_tag
 
-        InMemoryTraceManager.get_instance().register_prompt(span.trace_id, version)
-        current = span.get_attribute(SpanAttributeKey.LINKED_PROMPTS)
-        span.set_attribute(SpanAttributeKey.LINKED_PROMPTS, update_linked_prompts_tag(current, [version]))
-    except (ImportError, AttributeError):  # MLflow moved its internals: load it inside the span instead
+        manager = InMemoryTraceManager.get_instance()
+        for version in versions:
+            manager.register_prompt(span.trace_id, version)
+        key = tuple((v.name, str(v.version)) for v in versions)
+        span.set_attribute(SpanAttributeKey.LINKED_PROMPTS, _linked_json(key))
+    except (ImportError, AttributeError):  # MLflow moved its internals: load them inside the span instead
         import mlflow
 
-        mlflow.genai.load_prompt(f"prompts:/{version.name}/{version.version}")
+        for version in versions:
+            mlflow.genai.load_prompt(f"prompts:/{version.name}/{version.version}")
+
+
+@functools.lru_cache(maxsize=256)
+def _linked_json(key: tuple[tuple[str, str], ...]) -> str:
+    """MLflow's linked-prompts value (``[{"name", "version"}, ...]``) for these versions, once."""
+    import json
+
+    return json.dumps([{"name": name, "version": version} for name, version in dict.fromkeys(key)])
+
+
+def _tag_trace(span: Any, tags: dict[str, str]) -> None:
+    """Set tags on the span's trace in MLflow's in-memory trace, as ``update_current_trace`` does.
+
+    ``mlflow.update_current_trace`` looks the active span up again and checks each argument it
+    could take; the span is in hand here, so the tags go straight onto its trace.
+    """
+    try:
+        from mlflow.tracing.trace_manager import InMemoryTraceManager
+
+        with InMemoryTraceManager.get_instance().get_trace(span.trace_id) as trace:
+            if trace is not None:
+                trace.info.tags.update(tags)
+                return
+    except (ImportError, AttributeError):  # MLflow moved its internals: its public way
+        pass
+    import mlflow
+
+    mlflow.update_current_trace(tags=tags)
 
 
 def _linked_inside(span: Any) -> str | None:

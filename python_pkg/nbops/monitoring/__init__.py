@@ -16,11 +16,14 @@ numpy, pandas, scipy and MLflow load on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy
 
 if TYPE_CHECKING:
     from .alerting import alerts, check, open_alert_counts, wait_for_retraining
     from .batches import compare, log_batch, score_and_log
+    from .reviews import last_review
     from .runs import monitored_versions, series
 
 # Functions whose names are not also submodule names (``drift`` and ``review`` are both: use
@@ -35,12 +38,14 @@ _WHERE = {
     "check": "alerting",
     "open_alert_counts": "alerting",
     "wait_for_retraining": "alerting",
+    "last_review": "reviews",
 }
 
 __all__ = [
     "alerts",
     "check",
     "compare",
+    "last_review",
     "log_batch",
     "monitored_versions",
     "open_alert_counts",
@@ -50,9 +55,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        from importlib import import_module
-
-        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.exports(__name__, _WHERE)

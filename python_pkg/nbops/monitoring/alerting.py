@@ -32,6 +32,11 @@ one claim lands, the others delete their alert and leave the episode to it. Reso
 A rule with ``retrain`` queues a background job when its alert opens (``retraining``): evaluating
 returns at once, and the job's state — ``queued``, ``running``, ``finished`` or ``failed`` — is
 read on the alert. ``wait_for_retraining`` (``nbops monitor check --wait``) blocks until it ends.
+
+With ``[tool.nbops.review]`` (``reviews``), ``check`` also opens a ``review-overdue`` alert
+(severity ``warning``) for a registered model whose last health review is older than the period,
+and resolves it once a review is recorded. Its episodes are keyed by the last review and claimed
+on the model's schedule run the same way, so there is one alert per overdue period.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import contextlib
 import math
 import operator
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,9 +218,149 @@ def check(model: str | None = None, start: _Start = None) -> list[dict[str, Any]
 
     for entry in monitored_versions(model, start):
         evaluate(entry["model"], entry["version"], start=start)
+    check_reviews(model, start)
     found = alerts(model=model, state=OPEN, start=start)
     retraining.settle_all([a["id"] for a in found if a.get("retrain_state") == retraining.FAILED], start)
     return found
+
+
+def check_reviews(model: str | None = None, start: _Start = None) -> list[dict[str, Any]]:
+    """Open or resolve ``review-overdue`` alerts against ``[tool.nbops.review]``; returns what changed.
+
+    Nothing happens without the table. A model never reviewed counts from its registration.
+    """
+    from .. import notify
+    from . import reviews
+
+    plan = reviews.schedule(start)
+    if plan is None:
+        return []
+    client = store.client(start)
+    now = int(time.time() * 1000)
+    changes = []
+    for name in [model] if model else reviews.reviewed_models(start):
+        registered = reviews.registered_at(name, start)
+        if registered is None:  # not a registered model (a prompt, say): no schedule applies
+            continue
+        last = reviews.last_review(name, start)
+        since = last["timestamp"] if last else registered
+        overdue = now - since > plan.period.total_seconds() * 1000
+        current = _open_review_alert(client, name, start)
+        anchor = (last or {}).get("run_id") or "never"
+        if current is not None and (not overdue or current.get("review_run") != anchor):
+            resolved = _resolve_review(client, current, last, start)
+            if resolved is not None:
+                notify.review_overdue(resolved, list(plan.notify), start)
+                changes.append(resolved)
+            current = None
+        if overdue and current is None:
+            opened = _open_review(client, name, last, anchor, plan, start)
+            if opened is not None:
+                notify.review_overdue(opened, list(plan.notify), start)
+                changes.append(opened)
+    return changes
+
+
+def _open_review_alert(client: Any, name: str, start: _Start) -> dict[str, Any] | None:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return None
+    found = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=(
+            f"tags.`{TAG}rule` = 'review-overdue' and tags.`{TAG}model` = {literal(name)} "
+            f"and tags.`{TAG}state` = '{OPEN}'"
+        ),
+        max_results=1,
+    )
+    return _alert(found[0]) if found else None
+
+
+def _open_review(
+    client: Any, name: str, last: dict[str, Any] | None, anchor: str, plan: Any, start: _Start
+) -> dict[str, Any] | None:
+    """Open the overdue alert of the episode keyed by ``anchor`` (the last review), once."""
+    from . import reviews
+
+    holder = reviews.schedule_run(name, start)
+    prefix = f"{reviews.TAG}overdue.{anchor}."
+    claims = client.get_run(holder).data.params
+    numbers = [
+        int(k.removeprefix(prefix)) for k in claims if k.startswith(prefix) and k[len(prefix) :].isdigit()
+    ]
+    if numbers:  # this review's episode may be open already (another writer, just now)
+        with contextlib.suppress(Exception):
+            run = client.get_run(claims[f"{prefix}{max(numbers)}"])
+            if run.info.lifecycle_stage == "active" and run.data.tags.get(f"{TAG}state") != RESOLVED:
+                return None
+    when = last["when"] if last else None
+    message = (
+        f"the health review of {name} is overdue: last reviewed {when[:10]}, every {plan.every}"
+        if when
+        else f"the health review of {name} is overdue: never reviewed since registration, every {plan.every}"
+    )
+    now = _iso(int(time.time() * 1000))
+    tags = {
+        f"{TAG}rule": reviews.RULE,
+        f"{TAG}model": name,
+        f"{TAG}severity": "warning",
+        f"{TAG}state": PENDING,
+        f"{TAG}episode": str(max(numbers, default=0) + 1),
+        f"{TAG}opened_at": now,
+        f"{TAG}message": message,
+        f"{TAG}period": plan.every,
+        f"{TAG}last_review": when or "never",
+        f"{TAG}review_run": anchor,
+        "mlflow.note.content": message,
+    }
+    if last:
+        tags[f"{TAG}last_review_run"] = last["run_id"]
+    run = client.create_run(_experiment_id(start), tags=tags, run_name=f"{reviews.RULE}: {name}")
+    run_id = run.info.run_id
+    if not _claim(client, holder, f"{prefix}{max(numbers, default=0) + 1}", run_id):
+        _discard(client, run_id)
+        return None
+    client.set_tag(run_id, f"{TAG}state", OPEN)
+    client.set_terminated(run_id, "FINISHED")
+    audit.append(
+        "alert",
+        model=name,
+        reason=message,
+        source="monitoring",
+        details={"rule": reviews.RULE, "severity": "warning", "alert": run_id},
+        start=start,
+    )
+    return _alert(client.get_run(run_id))
+
+
+def _resolve_review(
+    client: Any, alert: dict[str, Any], last: dict[str, Any] | None, start: _Start
+) -> dict[str, Any] | None:
+    """Resolve an overdue alert: a review was recorded (or the period no longer makes it overdue)."""
+    from mlflow.entities import RunTag
+
+    run_id = alert["id"]
+    if not _claim(client, run_id, PARAM_RESOLVED, f"review {uuid.uuid4().hex}"):
+        return None
+    reviewed = last is not None and last["run_id"] != alert.get("review_run")
+    reason = f"reviewed by {last['who']} on {last['when'][:10]}" if reviewed and last else "no longer overdue"
+    client.log_batch(
+        run_id,
+        tags=[
+            RunTag(f"{TAG}resolved_at", _iso(int(time.time() * 1000))),
+            RunTag(f"{TAG}resolution", reason),
+            RunTag(f"{TAG}state", RESOLVED),
+        ],
+    )
+    audit.append(
+        "alert-resolved",
+        model=alert["model"],
+        reason=reason,
+        source="monitoring",
+        details={"rule": alert["rule"], "alert": run_id},
+        start=start,
+    )
+    return _alert(client.get_run(run_id))
 
 
 def wait_for_retraining(

@@ -127,6 +127,10 @@ def end(alert_id: str, outcome: dict[str, str], start: _Start = None) -> bool:
     if not _claim(client, alert_id, PARAM_END, f"{outcome['retrain_state']} {uuid.uuid4().hex}"):
         return False
     _write(client, alert_id, {**outcome, "retrain_ended_at": _now()})
+    with contextlib.suppress(Exception):  # the end is recorded; telling the channels is best effort
+        from .. import notify  # the ``retraining`` channels hear of each end once, detached
+
+        notify.retraining_ended(_fields(client, alert_id), start)
     return True
 
 

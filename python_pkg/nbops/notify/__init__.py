@@ -3,8 +3,9 @@
 ``channels`` reads and checks ``[tool.nbops.notify]``, ``messages`` says what a notification
 says, ``delivery`` sends it (a detached process, bounded retries, every attempt recorded).
 
-The hooks here (``alert_changed``, ``registry_changed``, ``gates_failed``) are what monitoring,
-the registry and the gate runner call. They never raise and never wait: building the event and
+The hooks here (``alert_changed``, ``registry_changed``, ``gates_failed``, ``retraining_ended``,
+``canary_decided``, ``review_overdue``) are what monitoring, the registry, the gate runner and
+serving call. They never raise and never wait: building the event and
 starting the sender is all they do, so a channel that is down cannot delay ``log_batch``, a gate
 or a promotion, and a broken channel table cannot break them either (it is reported by ``nbops
 notify list`` and recorded as the delivery's failure). This package imports only the base
@@ -31,12 +32,15 @@ __all__ = [
     "Channel",
     "alert_changed",
     "attempt",
+    "canary_decided",
     "channels",
     "event",
     "gates_failed",
     "listing",
     "outcomes",
     "registry_changed",
+    "retraining_ended",
+    "review_overdue",
     "send_test",
     "signature",
 ]
@@ -137,6 +141,120 @@ def gates_failed(report: Any, start: _Start = None) -> None:
         _dispatch(ev, names, start)
     except Exception as exc:  # the gate's verdict stands and is recorded
         _log.warning("nbops: could not start the gate-failure notification: %s", exc)
+
+
+def retraining_ended(alert: dict[str, Any], start: _Start = None) -> None:
+    """A retraining job finished or failed (the alert with its outcome): tell the ``retraining`` channels."""
+    try:
+        names = subscriptions(start).get("retraining", [])
+        if not names:
+            return
+        failed = alert.get("retrain_state") != "finished"
+        challenger = alert.get("challenger_version")
+        promoted = alert.get("promoted") == "true"
+        facts = [
+            ("Rule", alert.get("rule", "")),
+            ("Alert", f"{alert.get('message', '')} (v{alert.get('version', '')})"),
+            ("Challenger", f"v{challenger}" if challenger else "none registered"),
+            ("Gates", alert.get("gates") or "not run"),
+            ("Promoted", f"yes (audit event {alert.get('promotion_event', '')})" if promoted else "no"),
+        ]
+        if failed:
+            facts.append(("Error", str(alert.get("retrain_error", ""))))
+        if failed:
+            title = f"retraining failed: {alert.get('retrain_error', '')}"
+        elif promoted:
+            title = f"retrained: v{challenger} passed the gates and is champion now"
+        else:
+            title = f"retrained: v{challenger}, gates {alert.get('gates', '')}, not promoted"
+        ev = event(
+            "retraining-failed" if failed else "retraining-finished",
+            title=title,
+            model=alert.get("model"),
+            version=challenger or alert.get("version"),
+            alias=("champion" if promoted else "challenger") if challenger else None,
+            facts=facts,
+            run_id=alert.get("retrain_run") or alert.get("id"),
+        )
+        _dispatch(ev, names, start)
+    except Exception as exc:  # the outcome is recorded on the alert whatever happens here
+        _log.warning("nbops: could not start the retraining notification for %s: %s", alert.get("id"), exc)
+
+
+#: A canary's verdicts, as ``canary_decided`` takes them.
+CANARY_VERDICTS = ("promoted", "rolled_back", "aborted", "blocked")
+
+
+def canary_decided(decision: dict[str, Any], start: _Start = None) -> None:
+    """A canary rollout reached a verdict: tell the ``canary`` channels in the background.
+
+    ``decision`` holds ``model``, ``version`` (the canary), ``alias`` (the one it was tried
+    against), ``champion_version``, ``verdict`` (one of ``CANARY_VERDICTS``), ``reason`` and
+    ``step``, and may hold ``run_id`` (linked to). Never raises, never waits.
+    """
+    try:
+        verdict = str(decision.get("verdict", ""))
+        if verdict not in CANARY_VERDICTS:
+            raise ValueError(f"unknown canary verdict {verdict!r}")
+        names = subscriptions(start).get("canary", [])
+        if not names:
+            return
+        version, champion = decision.get("version"), decision.get("champion_version")
+        facts = [
+            ("Verdict", verdict.replace("_", " ")),
+            ("Reason", str(decision.get("reason", ""))),
+            ("Canary", f"v{version}"),
+            ("Champion", f"v{champion}" if champion else "none"),
+            ("Step", str(decision.get("step", ""))),
+        ]
+        ev = event(
+            f"canary-{verdict.replace('_', '-')}",
+            title=f"canary v{version} against {decision.get('alias', '')} "
+            f"v{champion or '-'} {verdict.replace('_', ' ')}: {decision.get('reason', '')}",
+            model=decision.get("model"),
+            version=None if version is None else str(version),
+            alias=decision.get("alias"),
+            facts=facts,
+            run_id=decision.get("run_id"),
+        )
+        _dispatch(ev, names, start)
+    except Exception as exc:  # the rollout's verdict stands; a notification cannot change it
+        _log.warning("nbops: could not start the canary notification: %s", exc)
+
+
+def review_overdue(alert: dict[str, Any], names: list[str], start: _Start = None) -> None:
+    """A review-overdue alert opened or resolved: tell ``names`` and the ``review_overdue`` channels.
+
+    ``names`` are the review schedule's own ``notify`` channels (as a rule's). The opening goes out
+    once per episode and channel (the same claim as an alert's); a resolution is an ordinary
+    ``alert-resolved`` message.
+    """
+    try:
+        every = list(dict.fromkeys([*names, *subscriptions(start).get("review_overdue", [])]))
+        if not every:
+            return
+        if alert.get("state") == "resolved":
+            alert_changed(alert, every, start)
+            return
+        facts = [
+            ("Rule", alert.get("rule", "")),
+            ("Severity", alert.get("severity", "")),
+            ("Last review", alert.get("last_review") or "never"),
+            ("Period", alert.get("period", "")),
+            ("Opened", alert.get("opened_at", "")),
+        ]
+        ev = event(
+            "review-overdue",
+            title=str(alert.get("message", "")),
+            model=alert.get("model"),
+            version=alert.get("version") or None,
+            facts=facts,
+            run_id=alert.get("last_review_run") or alert.get("id"),
+            record=alert.get("id"),
+        )
+        _dispatch(ev, every, start)
+    except Exception as exc:  # the alert is open and recorded whatever happens here
+        _log.warning("nbops: could not start the notification for alert %s: %s", alert.get("id"), exc)
 
 
 def _num(value: Any) -> str:

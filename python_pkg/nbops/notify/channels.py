@@ -29,6 +29,9 @@ variable that holds it, so ``pyproject.toml`` can be committed and reviewed::
     forced_promotion = ["team", "oncall"]
     rollback = ["team"]
     gate_failure = ["team"]
+    retraining = ["team"]             # a retraining job finished or failed
+    canary = ["team", "oncall"]       # a canary verdict
+    review_overdue = ["team"]         # a health review is overdue (also the alert's own notify)
 
 Reading the tables (``channels``) checks their shape only, so monitoring never fails because a
 variable is missing on one machine; ``readiness`` checks what delivery needs (the variables set,
@@ -57,6 +60,9 @@ EVENTS = {
     "forced_promotion": "a promotion that overrode the promotion policy (--force)",
     "rollback": "an alias rolled back to the version it held before",
     "gate_failure": "a gate failed or could not run (nbops gate run)",
+    "retraining": "a retraining job finished or failed (challenger, gates verdict, promoted or not)",
+    "canary": "a canary rollout reached a verdict (promoted, rolled back, aborted or blocked)",
+    "review_overdue": "a model's health review is older than [tool.nbops.review] every",
 }
 #: Keys that would hold a secret itself: refused, with the ``*_env`` key to use instead.
 SECRET_KEYS = {
@@ -278,7 +284,8 @@ def subscriptions(start: _Start = None) -> dict[str, list[str]]:
 def rule_channels(start: _Start = None) -> dict[str, list[str]]:
     """Alert rule → the channels its ``notify`` names, checked against the channels.
 
-    Read from the rules' tables as written, so notification stays below monitoring.
+    ``[tool.nbops.review] notify`` counts as the ``review-overdue`` rule's. Read from the tables
+    as written, so notification stays below monitoring.
     """
     settings = config.resolve(start)
     rules = settings.tool.get("alerts", {})
@@ -288,6 +295,10 @@ def rule_channels(start: _Start = None) -> dict[str, list[str]]:
         if isinstance(spec, dict) and "notify" in spec:
             where = f"[tool.nbops.alerts.{rule}] in {settings.pyproject}: notify"
             out[rule] = _names(spec["notify"], known, where)
+    review = settings.tool.get("review")
+    if isinstance(review, dict) and "notify" in review:  # the review schedule's overdue alert
+        where = f"[tool.nbops.review] in {settings.pyproject}: notify"
+        out["review-overdue"] = _names(review["notify"], known, where)
     return out
 
 

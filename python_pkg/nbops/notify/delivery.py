@@ -54,7 +54,7 @@ SIGNATURE_HEADER = "X-Nbops-Signature"
 MODULE = "nbops.notify.delivery"
 #: The alert's tags (``alerting.TAG``): delivery outcomes are fields of the alert.
 ALERT_TAG = "nbops.alert."
-_STAGE = {"alert-opened": "opened", "alert-resolved": "resolved"}
+_STAGE = {"alert-opened": "opened", "review-overdue": "opened", "alert-resolved": "resolved"}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,13 @@ KINDS = {
     "forced-promotion": "Forced promotion",
     "rollback": "Rolled back",
     "gate-failure": "Gates failed",
+    "retraining-finished": "Retrained",
+    "retraining-failed": "Retraining failed",
+    "canary-promoted": "Canary promoted",
+    "canary-rolled-back": "Canary rolled back",
+    "canary-aborted": "Canary aborted",
+    "canary-blocked": "Canary blocked",
+    "review-overdue": "Review overdue",
     "test": "Test",
 }
 #: The webhook body's schema version: receivers can tell layouts apart.

@@ -117,14 +117,12 @@ def latest_version(client: Any, name: str) -> Latest | None:
     "latest")``, which loads the whole registry entry three times over (16 statements, 30-60 ms
     on SQLite here). Other stores, or a later MLflow whose tables moved, take the public API.
     """
-    registry_store = _sql_registry_store(client)
+    registry_store = store.sql_registry_store(client)
     if registry_store is not None:
         try:
             return _latest_from_sql(registry_store, name)
         except Exception as exc:
-            import sqlalchemy.exc
-
-            if not isinstance(exc, ImportError | AttributeError | TypeError | sqlalchemy.exc.SQLAlchemyError):
+            if not store.internals_changed(exc):
                 raise
     from mlflow.exceptions import MlflowException
 
@@ -135,16 +133,6 @@ def latest_version(client: Any, name: str) -> Latest | None:
             return None
         raise
     return None if found is None else Latest(str(found.version), found.template)
-
-
-def _sql_registry_store(client: Any) -> Any | None:
-    try:
-        from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
-
-        registry_store = client._get_registry_client().store
-    except (ImportError, AttributeError):
-        return None
-    return registry_store if isinstance(registry_store, SqlAlchemyStore) else None
 
 
 def _latest_from_sql(registry_store: Any, name: str) -> Latest | None:

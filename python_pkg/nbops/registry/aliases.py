@@ -36,7 +36,7 @@ _Start = Path | str | None
 # --- history, derived from the audit log ---------------------------------------------------------
 
 
-def _replay(events: list[Any]) -> dict[str, list[str | None]]:
+def replay(events: list[Any]) -> dict[str, list[str | None]]:
     """Each alias's stack of versions: promote pushes, rollback pops, removal pushes 'none'."""
     stacks: dict[str, list[str | None]] = {}
     for event in events:
@@ -54,7 +54,7 @@ def _replay(events: list[Any]) -> dict[str, list[str | None]]:
 
 def _alias_stack(name: str, alias: str, start: _Start, through: int | None = None) -> list[str | None]:
     """The alias's stack from the whole log, or from the log as it stood at event ``through``."""
-    return _replay(audit.events(model=name, start=start, through=through)).get(alias, [])
+    return replay(audit.events(model=name, start=start, through=through)).get(alias, [])
 
 
 def _move(
@@ -123,7 +123,8 @@ def required_gates(alias: str, start: _Start = None, model: str | None = None) -
     """The gates ``[tool.nbops.policy]`` requires before a version may hold ``alias``.
 
     ``[tool.nbops.policy.models.NAME]`` overrides the project-wide lists for model ``NAME``, so a
-    team can hold a high-stakes model to more gates than the rest.
+    team can hold a high-stakes model to more gates than the rest; ``[tool.nbops.policy.prompts.NAME]``
+    does the same for the prompt ``prompts:/NAME``.
     """
     settings = config.resolve(start)
     policy = settings.tool.get("policy", {})
@@ -135,8 +136,14 @@ def required_gates(alias: str, start: _Start = None, model: str | None = None) -
         raise ConfigError(
             f"[tool.nbops.policy.models] in {settings.pyproject} must hold one table per model."
         )
-    if model is not None and isinstance(per_model.get(model), dict) and alias in per_model[model]:
+    per_prompt, bare = policy.get("prompts", {}), prompt_name(model)
+    own = per_prompt.get(bare) if bare is not None and isinstance(per_prompt, dict) else None
+    if isinstance(own, dict) and alias in own:
+        policy, where = own, f"[tool.nbops.policy.prompts.{bare}]"
+    elif model is not None and isinstance(per_model.get(model), dict) and alias in per_model[model]:
         policy, where = per_model[model], f"[tool.nbops.policy.models.{model}]"
+    if where == "[tool.nbops.policy]" and alias in ("models", "prompts"):
+        return []  # the per-model and per-prompt tables, never an alias's list
     gates = policy.get(alias, [])
     if not isinstance(gates, list) or not all(isinstance(g, str) for g in gates):
         raise ConfigError(

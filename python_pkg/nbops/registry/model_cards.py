@@ -94,6 +94,7 @@ def _facts(
         "environment": {"python": tags.get(lineage.TAG_PYTHON, "")},
         "requirements": [r for r in tags.get(REQUIREMENTS_TAG, "").split(",") if r],
         "gates": gates,
+        "reproducibility": cards.cell(tags.get("nbops.reproduce.summary", "")),
         **(_monitoring_sections(name, str(mv.version), start) if monitoring is None else monitoring),
     }
 

@@ -14,12 +14,18 @@ from .handlers import (
     ModelsHandler,
     MonitoringHandler,
     PromoteHandler,
+    PromptPromoteHandler,
+    PromptRollbackHandler,
+    PromptsHandler,
+    PromptVersionsHandler,
+    ReadinessHandler,
     RollbackHandler,
     RunsHandler,
     StatusHandler,
     VersionHandler,
     VersionsHandler,
 )
+from .service import SETTINGS_KEY, NbopsService
 from .store_threads import load_in_background, run_in_store_thread
 
 API_PREFIX = "nbops/api"
@@ -39,6 +45,11 @@ ROUTES: list[tuple[str, type]] = [
     ("audit", AuditHandler),
     ("alerts", AlertsHandler),
     ("deployments", DeploymentsHandler),
+    ("readiness", ReadinessHandler),
+    ("prompts", PromptsHandler),
+    ("prompts/{name}/versions", PromptVersionsHandler),
+    ("prompts/{name}/promote", PromptPromoteHandler),
+    ("prompts/{name}/rollback", PromptRollbackHandler),
 ]
 
 
@@ -50,13 +61,12 @@ def route_pattern(template: str) -> str:
 def setup_handlers(server_app: Any) -> None:
     web_app = server_app.web_app
     base_url = web_app.settings["base_url"]
-    options = {"root_dir": server_app.root_dir}
-    handlers = [
-        (url_path_join(base_url, API_PREFIX, route_pattern(path)), cls, options) for path, cls in ROUTES
-    ]
+    service = NbopsService(server_app.root_dir)
+    web_app.settings[SETTINGS_KEY] = service
+    handlers = [(url_path_join(base_url, API_PREFIX, route_pattern(path)), cls) for path, cls in ROUTES]
     web_app.add_handlers(".*$", handlers)
     server_app.log.info("nbops: REST API at %s", url_path_join(base_url, API_PREFIX))
-    watch_kernels(server_app)
+    watch_kernels(server_app, service)
     warm_up(server_app)
 
 
@@ -74,7 +84,7 @@ def warm_up(server_app: Any) -> None:
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
 
-def watch_kernels(server_app: Any) -> None:
+def watch_kernels(server_app: Any, service: NbopsService) -> None:
     """When Jupyter restarts or shuts down a kernel, mark that kernel's orphaned runs KILLED.
 
     A kernel that dies is restarted by Jupyter's auto-restarter, which emits the
@@ -82,13 +92,11 @@ def watch_kernels(server_app: Any) -> None:
     """
     from ..liveness import sweep
 
-    root_dir = server_app.root_dir
-
     async def on_kernel_action(logger: Any, schema_id: str, data: dict) -> None:
         kernel_id = data.get("kernel_id")
         if data.get("action") in ("restart", "shutdown") and data.get("status") == "success" and kernel_id:
             try:
-                marked = await run_in_store_thread(sweep, root_dir, kernel_id=kernel_id)
+                marked = await run_in_store_thread(lambda: sweep(service.project(), kernel_id=kernel_id))
             except Exception:
                 server_app.log.warning(
                     "nbops: could not check the runs of kernel %s", kernel_id, exc_info=True

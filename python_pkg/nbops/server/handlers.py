@@ -25,9 +25,10 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
-from .. import catalog, config, runs
+from .. import alert_listing, catalog, config, prompt_listing, runs, version_detail
 from ..errors import InvalidInput, NbopsError
 from ..version import __version__
+from .service import SETTINGS_KEY, NbopsService
 from .store_threads import run_in_store_thread, run_off_loop
 
 #: The resource name checked by Jupyter's authorizer for every nbops route.
@@ -40,11 +41,24 @@ INTERNAL_ERROR = "nbops hit an internal error; the Jupyter server log has the de
 class NbopsHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
-    def initialize(self, root_dir: str) -> None:
-        self.root_dir = root_dir
+    @property
+    def service(self) -> NbopsService:
+        """The server's one ``NbopsService`` (``setup_handlers`` puts it in the settings)."""
+        return self.settings[SETTINGS_KEY]
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await run_in_store_thread(fn, *args, **kwargs)
+        """``fn(*args, **kwargs, start=<the project>)`` in a store thread.
+
+        The project is resolved in that thread too: ``config.resolve`` stats ``pyproject.toml``,
+        and a project with invalid settings raises there, which ``write_error`` maps like any
+        other ``NbopsError``.
+        """
+        service = self.service
+
+        def with_project() -> Any:
+            return fn(*args, **kwargs, start=service.project())
+
+        return await run_in_store_thread(with_project)
 
     @property
     def actor(self) -> str:
@@ -115,7 +129,7 @@ class StatusHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        settings = await run_off_loop(config.resolve, self.root_dir)
+        settings = await run_off_loop(self.service.project)
         self.reply(
             {
                 "version": __version__,
@@ -132,7 +146,7 @@ class RunsHandler(NbopsHandler):
     async def get(self) -> None:
         max_results = self.int_argument("max_results", 50, 1, 1000)
         page_token = self.get_query_argument("page_token", None)
-        page = await self.call(runs.recent, max_results, page_token, start=self.root_dir)
+        page = await self.call(runs.recent, max_results, page_token)
         self.reply(page)
 
 
@@ -143,7 +157,7 @@ class ModelsHandler(NbopsHandler):
         max_results = self.int_argument("max_results", 50, 1, catalog.MAX_MODELS_PAGE)
         page_token = self.get_query_argument("page_token", None)
         text = self.get_query_argument("filter", None)
-        self.reply(await self.call(catalog.models, max_results, page_token, text, start=self.root_dir))
+        self.reply(await self.call(catalog.models, max_results, page_token, text))
 
 
 class VersionsHandler(NbopsHandler):
@@ -152,14 +166,14 @@ class VersionsHandler(NbopsHandler):
     async def get(self, name: str) -> None:
         max_results = self.int_argument("max_results", 50, 1, catalog.MAX_VERSIONS_PAGE)
         page_token = self.get_query_argument("page_token", None)
-        self.reply(await self.call(catalog.versions, name, max_results, page_token, start=self.root_dir))
+        self.reply(await self.call(catalog.versions, name, max_results, page_token))
 
 
 class VersionHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str, version: str) -> None:
-        self.reply(await self.call(catalog.version_detail, name, version, start=self.root_dir))
+        self.reply(await self.call(version_detail.version_detail, name, version))
 
 
 class MonitoringHandler(NbopsHandler):
@@ -167,16 +181,20 @@ class MonitoringHandler(NbopsHandler):
     @authorized
     async def get(self, name: str, version: str) -> None:
         metrics = self.get_query_argument("metrics", None)
-        self.reply(await self.call(catalog.monitoring_series, name, version, metrics, start=self.root_dir))
+        self.reply(await self.call(catalog.monitoring_series, name, version, metrics))
 
 
 class PromoteHandler(NbopsHandler):
+    """``POST models/{name}/promote``; the prompt route is the same with the prompt's own core call."""
+
+    promote = staticmethod(catalog.promote)
+
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
         body = self.json_body({"version", "alias", "reason", "force"})
         change = await self.call(
-            catalog.promote,
+            self.promote,
             name,
             body.get("version"),
             body.get("alias"),
@@ -184,24 +202,27 @@ class PromoteHandler(NbopsHandler):
             force=body.get("force", False),
             actor=self.actor,
             source=catalog.SOURCE,
-            start=self.root_dir,
         )
         self.reply(change)
 
 
 class RollbackHandler(NbopsHandler):
+    """``POST models/{name}/rollback`` (``champion`` unless the body names an alias)."""
+
+    rollback = staticmethod(catalog.rollback)
+    default_alias = "champion"
+
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
         body = self.json_body({"alias", "reason"})
         change = await self.call(
-            catalog.rollback,
+            self.rollback,
             name,
-            body.get("alias", "champion"),
+            body.get("alias", self.default_alias),
             body.get("reason"),
             actor=self.actor,
             source=catalog.SOURCE,
-            start=self.root_dir,
         )
         self.reply(change)
 
@@ -213,7 +234,7 @@ class AuditHandler(NbopsHandler):
         model = self.get_query_argument("model", None)
         max_results = self.int_argument("max_results", 50, 1, catalog.MAX_AUDIT_PAGE)
         page_token = self.get_query_argument("page_token", None)
-        self.reply(await self.call(catalog.audit_page, model, max_results, page_token, start=self.root_dir))
+        self.reply(await self.call(catalog.audit_page, model, max_results, page_token))
 
 
 class AlertsHandler(NbopsHandler):
@@ -222,7 +243,7 @@ class AlertsHandler(NbopsHandler):
     async def get(self) -> None:
         model = self.get_query_argument("model", None)
         state = self.get_query_argument("state", "open")
-        self.reply(await self.call(catalog.alerts, model, state, start=self.root_dir))
+        self.reply(await self.call(alert_listing.alerts, model, state))
 
 
 class DeploymentsHandler(NbopsHandler):
@@ -237,5 +258,45 @@ class DeploymentsHandler(NbopsHandler):
             raise InvalidInput(f"stopped must be true or false, got {stopped!r}.")
         from ..serving.deployments import list_deployments
 
-        found = await self.call(list_deployments, model, start=self.root_dir, stopped=stopped == "true")
+        found = await self.call(list_deployments, model, stopped=stopped == "true")
         self.reply(found)
+
+
+class ReadinessHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        model = self.get_query_argument("model", None)
+        if model is not None:
+            catalog.check_model_name(model)
+        from ..assessment import assess
+
+        assessment = await self.call(assess, model)
+        self.reply(assessment.to_dict())
+
+
+class PromptsHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        max_results = self.int_argument("max_results", 50, 1, prompt_listing.MAX_PROMPTS_PAGE)
+        page_token = self.get_query_argument("page_token", None)
+        self.reply(await self.call(prompt_listing.prompts_page, max_results, page_token))
+
+
+class PromptVersionsHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        max_results = self.int_argument("max_results", 50, 1, prompt_listing.MAX_PROMPTS_PAGE)
+        page_token = self.get_query_argument("page_token", None)
+        self.reply(await self.call(prompt_listing.versions_page, name, max_results, page_token))
+
+
+class PromptPromoteHandler(PromoteHandler):
+    promote = staticmethod(prompt_listing.promote)
+
+
+class PromptRollbackHandler(RollbackHandler):
+    rollback = staticmethod(prompt_listing.rollback)
+    default_alias = "production"

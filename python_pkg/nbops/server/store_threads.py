@@ -37,13 +37,17 @@ from ..errors import StoreError
 STORE_THREADS = 2
 
 #: What the routes import on first use besides MLflow (which ``store.load_mlflow`` brings):
-#: nbops' monitoring reads (the models list counts open alerts) and the model card renderer.
+#: nbops' monitoring reads (the models list counts open alerts), the model card renderer, the
+#: delivery outcomes shown with alerts, the deployment records and the prompt registry reads.
 ROUTE_MODULES = (
     "nbops.monitoring.alerting",
     "nbops.monitoring.batches",
     "nbops.monitoring.runs",
     "nbops.monitoring.card",
     "nbops.cards",
+    "nbops.notify.delivery",
+    "nbops.serving.deployments",
+    "nbops.prompts",
     "jinja2",
     "mistune",
 )

@@ -32,8 +32,9 @@ def serve(
     """Serve ``model`` ("NAME@ALIAS") from a child process; returns once it answers ``/ping``.
 
     The handle has ``url``, ``status()`` and ``stop()``. ``canary={"challenger": 10}`` sends
-    10 % of request IDs to the challenger alias; ``shadow="challenger"`` copies every request to
-    it after the client has the champion's answer. The child lives in its own process group, so
+    10 % of request IDs to the challenger alias (judged step by step, then promoted or rolled back,
+    when the project has a ``[tool.nbops.canary]`` table); ``shadow="challenger"`` copies every
+    request to it after the client has the champion's answer. The child lives in its own process group, so
     stopping it (or this process exiting) leaves nothing behind.
     """
     from .process import start_child

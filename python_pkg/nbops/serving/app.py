@@ -37,9 +37,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _log = logging.getLogger("nbops.serving")
 
-#: Paths a load balancer probes: answered without the token.
-OPEN_PATHS = frozenset({"/ping", "/health"})
 STATUS_PATH = "/nbops/status"
+#: The canary verdict Argo Rollouts' AnalysisTemplate asks for (``?model=…&version=…``).
+CANARY_PATH = "/nbops/canary"
+#: Paths a load balancer or a rollout controller probes: answered without the token. The canary
+#: verdict carries counts and rates, never features or predictions.
+OPEN_PATHS = frozenset({"/ping", "/health", CANARY_PATH})
 _MAX_REQUEST_ID = 200
 
 
@@ -63,6 +66,7 @@ class ServingState(Protocol):
 
     def record(self, version: str, exchange: Exchange, status: int, latency_ms: float) -> None: ...
     def status(self) -> dict[str, Any]: ...
+    def canary_verdict(self, model: str, version: str) -> tuple[int, dict[str, Any]]: ...
     def start(self) -> None: ...
     def close(self) -> None: ...
 
@@ -188,6 +192,11 @@ class Dispatcher:
             body = json.dumps(await asyncio.to_thread(engine.status), default=str).encode()
             await _answer(send, 200, body, [*stamp, (b"x-nbops-model-version", champion.version.encode())])
             return
+        if path == CANARY_PATH:
+            code, answer = _canary(engine, scope)
+            body = json.dumps(answer, default=str).encode()
+            await _answer(send, code, body, [*stamp, (b"x-nbops-model-version", champion.version.encode())])
+            return
         if path == "/invocations" and scope.get("method") == "POST":
             await self._invoke(scope, receive, send, slots, request_id)
             return
@@ -239,6 +248,19 @@ class Dispatcher:
                 await asyncio.to_thread(self.engine.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _canary(engine: ServingState, scope: Scope) -> tuple[int, dict[str, Any]]:
+    """The canary verdict for ``?model=…&version=…`` (both required: a 400 JSON names the missing one)."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    model, version = (query.get(key, [""])[0].strip() for key in ("model", "version"))
+    if not model or not version:
+        missing = "model" if not model else "version"
+        message = f"{CANARY_PATH} needs ?model=NAME&version=V; {missing} is missing."
+        return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
+    return engine.canary_verdict(model, version)
 
 
 async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -84,9 +84,10 @@ def heartbeat(
     version: str,
     canary: dict[str, int] | None,
     stats: dict[str, Any],
+    canary_analysis: dict[str, Any] | None = None,
     start: _Start = None,
 ) -> None:
-    """Say the server is alive, with what it serves now and its counters; one store call."""
+    """Say the server is alive, with what it serves now, its counters and its canary; one store call."""
     from mlflow.entities import RunTag
 
     values = {
@@ -95,6 +96,8 @@ def heartbeat(
         "stats": _stats_tag(stats),
         "heartbeat": f"{time.time():.3f}",
     }
+    if canary_analysis is not None:
+        values["canary_analysis"] = json.dumps(canary_analysis, default=str, sort_keys=True)
     store.client(start).log_batch(deployment_id, tags=[RunTag(PREFIX + k, v) for k, v in values.items()])
 
 

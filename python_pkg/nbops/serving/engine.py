@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import InvalidInput, NbopsError, NotFound
 from .app import ASGIApp, CapturingModel, Exchange, ShadowRunner
 from .following import Follower, Ticker, first_line
+from .inference_log import _rows
 from .routing import check_split
 
 _log = logging.getLogger("nbops.serving")
@@ -73,18 +74,27 @@ class Engine:
         shadow: str | None = None,
         settings: Any = None,
         token: str | None = None,
+        pinned: str | None = None,
         start: _Start = None,
     ) -> None:
         from .. import store
+        from .canary_config import CanarySettings
         from .settings import ServingSettings
 
         self.name, self.alias, self.url, self.start_dir = name, alias, url, start
         self.canary = check_split(canary or {})
         self.shadow = shadow
+        # A pinned engine (a version-pinned image) serves that version for its alias and never follows.
+        self.pinned = str(pinned) if pinned else None
+        if self.pinned and (self.canary or shadow):
+            raise InvalidInput(
+                f"{name}/{self.pinned} is pinned to one version; it takes no canary or shadow."
+            )
         served = [alias, *self.canary, *([shadow] if shadow else [])]
         if len(set(served)) != len(served):
             raise InvalidInput(f"{name}@{alias}: the champion, canary and shadow aliases must all differ.")
         self.settings = settings or ServingSettings.from_settings(store.settings(start))
+        self.canary_settings = CanarySettings.from_settings(store.settings(start))
         self.token = token if token is not None else (os.environ.get("NBOPS_SERVE_TOKEN") or None)
         self.slots: dict[str, Served] = {}
         self.failures: dict[str, dict[str, str]] = {}
@@ -93,6 +103,7 @@ class Engine:
         self.deployment_id: str | None = None
         self.log: Any = None
         self.shadow_runner: ShadowRunner | None = None
+        self.analysis: Any = None
         self._threads: list[Any] = []
         self._closed = False
         self._lock = threading.Lock()
@@ -107,7 +118,7 @@ class Engine:
 
         model = _registered_model(store.client(self.start_dir), self.name)
         for alias in self.aliases:
-            version = model.aliases.get(alias)
+            version = self.pinned if self.pinned and alias == self.alias else model.aliases.get(alias)
             if version is None:
                 raise NotFound(
                     f"model {self.name!r} has no alias {alias!r}; promote a version to it first "
@@ -125,6 +136,7 @@ class Engine:
 
     def start(self) -> None:
         """Open the inference log, record the deployment, start following and heartbeats."""
+        from .canary import start_analysis
         from .deployments import register_deployment
         from .inference_log import InferenceLog
 
@@ -141,9 +153,13 @@ class Engine:
             start=self.start_dir,
         )
         self._threads = [
-            Follower(self, self.settings.poll_seconds),
+            *([] if self.pinned else [Follower(self, self.settings.poll_seconds)]),
             Ticker(self.settings.heartbeat_seconds, self.heartbeat, "nbops-serve-heartbeat"),
         ]
+        self.analysis = start_analysis(self, self.canary_settings)
+        if self.analysis is not None:
+            self.analysis.begin()
+            self._threads.append(Ticker(self.settings.poll_seconds, self.analysis.tick, "nbops-serve-canary"))
         for thread in self._threads:
             thread.start()
 
@@ -188,6 +204,9 @@ class Engine:
         )  # fmt: skip
 
     def record(self, version: str, exchange: Exchange, status: int, latency_ms: float) -> None:
+        if self.analysis is not None:
+            rows = _rows(exchange.features, exchange.predictions)
+            self.analysis.observe(version, status, latency_ms, exchange.predictions, rows)
         if self.log is not None:
             self.log.record(
                 version, exchange.request_id, exchange.features, exchange.predictions, latency_ms, status
@@ -204,6 +223,7 @@ class Engine:
                 version=self.version,
                 canary=self.canary or None,
                 stats=self.log.stats() if self.log is not None else {},
+                canary_analysis=self.analysis.snapshot() if self.analysis is not None else None,
                 start=self.start_dir,
             )
         except Exception as exc:  # the store being away must not stop serving
@@ -230,7 +250,28 @@ class Engine:
             "swaps": swaps,
             "inference_log": self.log.stats() if self.log is not None else {},
             "shadow_copies": self.shadow_runner.stats() if self.shadow_runner is not None else {},
+            "canary_analysis": self.analysis.snapshot() if self.analysis is not None else None,
         }
+
+    def canary_verdict(self, model: str, version: str) -> tuple[int, dict[str, Any]]:
+        """``GET /nbops/canary?model=…&version=…``: the verdict Argo Rollouts' analysis reads.
+
+        ``running`` while the steps go on, ``passed`` once the version is promoted (or already is
+        the champion), ``failed`` once it was rolled back, aborted or blocked by the policy.
+        """
+        if model != self.name:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                         "message": f"this server serves {self.name!r}, not {model!r}."}  # fmt: skip
+        if self.analysis is not None and self.analysis.version == version:
+            state = self.analysis.snapshot()
+            keys = ("verdict", "state", "reason", "step", "steps", "share", "requests", "rules")
+            return 200, {"model": model, "version": version, **{k: state[k] for k in keys}}
+        if self.version == version:
+            return 200, {"model": model, "version": version, "verdict": "passed", "state": "champion",
+                         "reason": f"version {version} is the {self.alias}", "step": None, "rules": []}  # fmt: skip
+        return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                     "message": f"this server runs no canary of {model} version {version}; "
+                                f"nbops canary status {model} shows what runs."}  # fmt: skip
 
     def close(self) -> None:
         """Stop following, flush the inference log, end the deployment record (idempotent)."""

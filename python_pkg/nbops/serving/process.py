@@ -81,8 +81,12 @@ def run(
     canary: dict[str, int] | None = None,
     shadow: str | None = None,
     start: Path | str | None = None,
+    version: str | None = None,
 ) -> None:
-    """Serve ``target`` (MODEL@ALIAS) until SIGTERM/SIGINT; blocks. The CLI's ``nbops serve``."""
+    """Serve ``target`` (MODEL@ALIAS) until SIGTERM/SIGINT; blocks. The CLI's ``nbops serve``.
+
+    ``version`` pins it: that version is served for the alias and the alias is not followed.
+    """
     import uvicorn
 
     from .app import Dispatcher
@@ -106,6 +110,7 @@ def run(
     if workers > 1:
         # Each worker process builds its own engine (versions, inference log, deployment record).
         spec = {"target": target, "url": url, "canary": canary, "shadow": shadow, "start": str(start or "")}
+        spec["version"] = version
         os.environ[SPEC_ENV] = json.dumps(spec)
         config = uvicorn.Config("nbops.serving.process:worker_app", factory=True, workers=workers, **options)
         print(f"nbops serve: {name}@{alias} at {url} ({workers} workers)", flush=True)
@@ -115,7 +120,9 @@ def run(
         _reap_resource_tracker()
         return
     try:
-        engine = Engine(name, alias, url=url, canary=canary, shadow=shadow, token=token, start=start)
+        engine = Engine(
+            name, alias, url=url, canary=canary, shadow=shadow, token=token, pinned=version, start=start
+        )
         engine.load()
     except BaseException:
         sock.close()
@@ -154,6 +161,7 @@ def worker_app() -> Any:
         url=spec["url"],
         canary=spec["canary"],
         shadow=spec["shadow"],
+        pinned=spec.get("version"),
         start=spec["start"] or None,
     )
     engine.load()

@@ -46,6 +46,10 @@ from pathlib import Path
 
 import pytest
 
+#: The backends store tests run on; ``NBOPS_TEST_BACKENDS=sqlite`` narrows a quick local run (and
+#: the smoke run on the oldest supported versions, which has no PostgreSQL to spare).
+BACKENDS = os.environ.get("NBOPS_TEST_BACKENDS", "sqlite,server").split(",")
+
 ROLE = "nbops"
 PRISTINE = "mlflow_pristine"
 STORE_DB = "nbops_store"

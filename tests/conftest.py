@@ -12,20 +12,16 @@ exactly like a laptop's. A test that checks something only the embedded store ha
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from backends import BACKENDS
 
 from nbops import store
 
 pytest_plugins = ["pytest_jupyter.jupyter_server", "backends"]
-
-#: The backends store tests run on; ``NBOPS_TEST_BACKENDS=sqlite`` narrows a quick local run (and
-#: the smoke run on the oldest supported versions, which has no PostgreSQL to spare).
-BACKENDS = os.environ.get("NBOPS_TEST_BACKENDS", "sqlite,server").split(",")
 
 
 def pytest_configure(config: pytest.Config) -> None:

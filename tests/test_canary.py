@@ -17,8 +17,8 @@ import cloudpickle
 import mlflow
 import pytest
 import requests
+from backends import BACKENDS
 from click.testing import CliRunner
-from conftest import BACKENDS
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from test_serving import split, wait_for

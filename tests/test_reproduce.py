@@ -10,7 +10,6 @@ preconditions it relies on rather than the order tests run in.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from backends import BACKENDS
 from nbformat.v4 import new_code_cell, new_notebook
 from sklearn.linear_model import LogisticRegression
 
@@ -28,8 +28,6 @@ from nbops import audit, lineage, registry, runner, store
 from nbops.errors import ConfigError, PolicyError
 from nbops.reproducing import comparing, worktree
 from nbops.reproducing.worktree import Refused
-
-BACKENDS = os.environ.get("NBOPS_TEST_BACKENDS", "sqlite,server").split(",")
 
 PARAMETERS = 'C = 1.0\ndata_path = ""\nregister_as = ""'
 TRAIN = """\

@@ -120,6 +120,10 @@ def check_monitoring(client: MlflowClient) -> None:
     (drift_alert,) = [a for a in monitor.alerts(model=name) if a["rule"] == "feature-drift"]
     assert drift_alert["retrain_state"] == "finished" and drift_alert["gates"] == "passed"
     assert drift_alert["opened_batch"] == 4
+    # ... and reached the webhook the notebook started, as the rule's channel.
+    from nbops.notify.delivery import outcomes
+
+    assert outcomes(drift_alert)["opened"]["demo-webhook"]["state"] == "delivered"
     actions = [e.action for e in audit.events(model=name)]
     assert "alert" in actions and actions.count("retrain") == 4
     assert "review" in actions and monitor.last_review(name)["report"].endswith(f"/review/review-{name}.html")

@@ -315,22 +315,14 @@ def _open_review(
     }
     if last:
         tags[f"{TAG}last_review_run"] = last["run_id"]
-    run = client.create_run(_experiment_id(start), tags=tags, run_name=f"{reviews.RULE}: {name}")
-    run_id = run.info.run_id
-    if not _claim(client, holder, f"{prefix}{max(numbers, default=0) + 1}", run_id):
-        _discard(client, run_id)
-        return None
-    client.set_tag(run_id, f"{TAG}state", OPEN)
-    client.set_terminated(run_id, "FINISHED")
-    audit.append(
-        "alert",
-        model=name,
-        reason=message,
-        source="monitoring",
-        details={"rule": reviews.RULE, "severity": "warning", "alert": run_id},
-        start=start,
+    return _open_claimed(
+        client,
+        tags,
+        f"{reviews.RULE}: {name}",
+        (holder, f"{prefix}{max(numbers, default=0) + 1}"),
+        {"model": name, "reason": message, "details": {"rule": reviews.RULE, "severity": "warning"}},
+        start,
     )
-    return _alert(client.get_run(run_id))
 
 
 def _resolve_review(
@@ -465,27 +457,41 @@ def _open(
         f"{TAG}message": message,
         "mlflow.note.content": message,
     }
-    run = client.create_run(_experiment_id(start), tags=tags, run_name=f"{rule.name}: {name} v{version}")
-    run_id = run.info.run_id
-    if not _claim(client, monitoring_run, f"{EPISODE}{_rule_key(rule)}.{episode}", run_id):
+    return _open_claimed(
+        client,
+        tags,
+        f"{rule.name}: {name} v{version}",
+        (monitoring_run, f"{EPISODE}{_rule_key(rule)}.{episode}"),
+        {
+            "model": name,
+            "version": str(version),
+            "reason": message,
+            "details": {"rule": rule.name, "severity": rule.severity, "batch": str(point.step)},
+        },
+        start,
+    )
+
+
+def _open_claimed(
+    client: Any,
+    tags: dict[str, str],
+    run_name: str,
+    claim: tuple[str, str],
+    event: dict[str, Any],
+    start: _Start,
+) -> dict[str, Any] | None:
+    """Record an alert run as pending, claim its episode (``claim``: the run and write-once key
+    that hold it), then open it and audit it; None when another writer claimed the episode first.
+    """
+    run_id = client.create_run(_experiment_id(start), tags=tags, run_name=run_name).info.run_id
+    holder, key = claim
+    if not _claim(client, holder, key, run_id):
         _discard(client, run_id)
         return None
     client.set_tag(run_id, f"{TAG}state", OPEN)
     client.set_terminated(run_id, "FINISHED")
-    audit.append(
-        "alert",
-        model=name,
-        version=str(version),
-        reason=message,
-        source="monitoring",
-        details={
-            "rule": rule.name,
-            "severity": rule.severity,
-            "batch": str(point.step),
-            "alert": run_id,
-        },
-        start=start,
-    )
+    details = {**event.pop("details"), "alert": run_id}
+    audit.append("alert", source="monitoring", details=details, start=start, **event)
     return _alert(client.get_run(run_id))
 
 

@@ -65,6 +65,10 @@ class NbopsHandler(APIHandler):
         """The Jupyter user, as the audit log's actor."""
         return getattr(self.current_user, "username", None) or "unknown"
 
+    def page_arguments(self, largest: int) -> tuple[int, str | None]:
+        """``max_results`` (50 unless given, at most ``largest``) and ``page_token`` of a paged list."""
+        return self.int_argument("max_results", 50, 1, largest), self.get_query_argument("page_token", None)
+
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.get_query_argument(name, str(default))
         try:
@@ -144,8 +148,7 @@ class RunsHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        max_results = self.int_argument("max_results", 50, 1, 1000)
-        page_token = self.get_query_argument("page_token", None)
+        max_results, page_token = self.page_arguments(1000)
         page = await self.call(runs.recent, max_results, page_token)
         self.reply(page)
 
@@ -154,8 +157,7 @@ class ModelsHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        max_results = self.int_argument("max_results", 50, 1, catalog.MAX_MODELS_PAGE)
-        page_token = self.get_query_argument("page_token", None)
+        max_results, page_token = self.page_arguments(catalog.MAX_MODELS_PAGE)
         text = self.get_query_argument("filter", None)
         self.reply(await self.call(catalog.models, max_results, page_token, text))
 
@@ -164,8 +166,7 @@ class VersionsHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        max_results = self.int_argument("max_results", 50, 1, catalog.MAX_VERSIONS_PAGE)
-        page_token = self.get_query_argument("page_token", None)
+        max_results, page_token = self.page_arguments(catalog.MAX_VERSIONS_PAGE)
         self.reply(await self.call(catalog.versions, name, max_results, page_token))
 
 
@@ -232,8 +233,7 @@ class AuditHandler(NbopsHandler):
     @authorized
     async def get(self) -> None:
         model = self.get_query_argument("model", None)
-        max_results = self.int_argument("max_results", 50, 1, catalog.MAX_AUDIT_PAGE)
-        page_token = self.get_query_argument("page_token", None)
+        max_results, page_token = self.page_arguments(catalog.MAX_AUDIT_PAGE)
         self.reply(await self.call(catalog.audit_page, model, max_results, page_token))
 
 
@@ -266,12 +266,9 @@ class ReadinessHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        model = self.get_query_argument("model", None)
-        if model is not None:
-            catalog.check_model_name(model)
-        from ..assessment import assess
+        from ..assessment import assess  # the name is checked by assess, before anything is read
 
-        assessment = await self.call(assess, model)
+        assessment = await self.call(assess, self.get_query_argument("model", None))
         self.reply(assessment.to_dict())
 
 
@@ -279,8 +276,7 @@ class PromptsHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        max_results = self.int_argument("max_results", 50, 1, prompt_listing.MAX_PROMPTS_PAGE)
-        page_token = self.get_query_argument("page_token", None)
+        max_results, page_token = self.page_arguments(prompt_listing.MAX_PROMPTS_PAGE)
         self.reply(await self.call(prompt_listing.prompts_page, max_results, page_token))
 
 
@@ -288,8 +284,7 @@ class PromptVersionsHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        max_results = self.int_argument("max_results", 50, 1, prompt_listing.MAX_PROMPTS_PAGE)
-        page_token = self.get_query_argument("page_token", None)
+        max_results, page_token = self.page_arguments(prompt_listing.MAX_PROMPTS_PAGE)
         self.reply(await self.call(prompt_listing.versions_page, name, max_results, page_token))
 
 

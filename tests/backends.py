@@ -43,6 +43,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -311,6 +312,30 @@ class TeamServer:
 
     def db_uri(self, database: str = STORE_DB, password: str | None = None) -> str:
         return self.postgres.uri(database, password)
+
+
+def module_project(
+    name: str,
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    new_store: Any,
+    request: Any,
+    settings: str = "",
+) -> Path:
+    """A module's own project folder on ``backend``: its ``pyproject.toml`` names the store and ``settings``.
+
+    ``sqlite``: a fresh embedded store in the project's ``.nbops``; ``server``: a reset database
+    behind the session's team server, named by ``[tool.nbops] tracking_uri``.
+    """
+    root = tmp_path_factory.mktemp(f"{name}-{backend}") / "project"
+    root.mkdir()
+    text = f'[project]\nname = "{name}"\n'
+    if backend == "server":
+        text += f'\n[tool.nbops]\ntracking_uri = "{request.getfixturevalue("team_server").reset()}"\n'
+    else:
+        new_store(root / ".nbops")
+    (root / "pyproject.toml").write_text(text + settings)
+    return root
 
 
 def forget_process_state() -> None:

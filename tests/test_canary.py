@@ -17,7 +17,7 @@ import cloudpickle
 import mlflow
 import pytest
 import requests
-from backends import BACKENDS
+from backends import BACKENDS, module_project
 from click.testing import CliRunner
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
@@ -64,14 +64,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def canary(backend, tmp_path_factory, new_store, request) -> Iterator[dict]:
     """``iris``: v1 champion, v2 a flaky challenger, v3–v6 good versions the tests move the alias to."""
-    root = tmp_path_factory.mktemp(f"canary-{backend}") / "project"
-    root.mkdir()
-    text = '[project]\nname = "canary"\n'
-    if backend == "server":
-        text += f'\n[tool.nbops]\ntracking_uri = "{request.getfixturevalue("team_server").reset()}"\n'
-    else:
-        new_store(root / ".nbops")
-    (root / "pyproject.toml").write_text(text + CANARY_TABLE)
+    root = module_project("canary", backend, tmp_path_factory, new_store, request, CANARY_TABLE)
     X, y = load_iris(return_X_y=True, as_frame=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -248,8 +241,12 @@ def test_get_canary_answers_the_analysis_template_and_refuses_bad_queries(canary
     assert set(ended) >= {"verdict", "step", "rules"} and ended["verdict"] in ("running", "passed", "failed")
     missing = requests.get(f"{url}/nbops/canary", params={"model": "iris"}, timeout=10)
     assert missing.status_code == 400 and "version is missing" in missing.json()["message"]
+    # A server running its own canary judges that one; a server with none judges from the store
+    # (tests/test_canary_store.py). Another model is a 404 either way.
     other = requests.get(f"{url}/nbops/canary", params={"model": "iris", "version": "1"}, timeout=10)
     assert other.status_code == 404 and "runs no canary of iris version 1" in other.json()["message"]
+    ghost = requests.get(f"{url}/nbops/canary", params={"model": "ghost", "version": "1"}, timeout=10)
+    assert ghost.status_code == 404 and "not 'ghost'" in ghost.json()["message"]
 
 
 def test_bad_canary_config_is_one_line(tmp_path, monkeypatch) -> None:

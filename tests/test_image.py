@@ -31,7 +31,7 @@ from sklearn.tree import DecisionTreeClassifier
 from nbops import audit, registry, store
 from nbops.cli import ExitCode, main
 from nbops.deploy.engine import NoContainerEngine, find_engine
-from nbops.deploy.image import TAG_DIGEST, TAG_IMAGE, build
+from nbops.deploy.image import TAG_DIGEST, TAG_IMAGE, TAG_IMAGE_ID, build
 
 # The container reaches the store by MLFLOW_TRACKING_URI like any client; a team server would add
 # only more minutes of image builds to a module that already builds two images.
@@ -42,6 +42,18 @@ TAG1 = f"localhost/{PREFIX}-iris:v1"
 TAG2 = f"localhost/{PREFIX}-iris:v2"
 CONTAINER = f"{PREFIX}-serve"
 STARTUP = 240.0  # seconds: a loaded 2-core machine takes 20-30 s to import MLflow and load the model
+
+
+PYPROJECT = """[project]
+name = "image"
+
+[tool.nbops.canary]
+# a stricter canary than the default
+min_requests = 7
+
+[tool.other]
+key = "not copied"
+"""
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -65,7 +77,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, new_store) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("image") / "project"
     root.mkdir()
     uri = new_store(root / ".nbops")
-    (root / "pyproject.toml").write_text('[project]\nname = "image"\n')
+    (root / "pyproject.toml").write_text(PYPROJECT)
     X, y = load_iris(return_X_y=True, as_frame=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CONTAINERS_CONF", str(images.containers_conf()))
@@ -160,12 +172,38 @@ def test_labels_version_tags_audit_and_pinned_requirements_name_the_version(
     assert labels["io.nbops.version"] == __import__("nbops").__version__
     assert "io.nbops.git_commit" in labels and "org.opencontainers.image.revision" in labels
     assert inspected["Healthcheck"]["Test"][-1].endswith("/ping', timeout=4)")
-    assert mv.tags[TAG_IMAGE] == TAG1 and mv.tags[TAG_DIGEST] == built["digest"]
+    # Not pushed: podman's image ID is recorded as an ID, and there is no registry digest to pin by.
+    image_id = podman("image", "inspect", "--format", "{{.Id}}", TAG1).stdout.strip()
+    assert (mv.tags[TAG_IMAGE], mv.tags[TAG_IMAGE_ID], built["digest"]) == (TAG1, image_id, "")
+    assert TAG_DIGEST not in mv.tags
     (event,) = audit.events("iris", "image")
-    assert (event.version, event.details["image"], event.details["digest"]) == ("1", TAG1, built["digest"])
+    assert (event.version, event.details["image"], event.details["image_id"]) == ("1", TAG1, image_id)
     locked = podman("exec", CONTAINER, "cat", "/opt/nbops/requirements.lock").stdout.splitlines()
     assert f"mlflow=={mlflow.__version__}" in locked and all("==" in line for line in locked)
     assert "nbops==" not in " ".join(locked)  # nbops comes from its own layer, not the pinned set
+
+
+def test_the_server_in_the_image_reads_the_projects_nbops_settings(container: dict) -> None:
+    """A pod judging a canary applies the project's limits, not the defaults."""
+    read = "from nbops import config; print(config.resolve().tool)"
+    seen = podman("exec", CONTAINER, "/opt/venv/bin/python", "-c", read).stdout.strip()
+    assert seen == str({"canary": {"min_requests": 7}})
+    copied = podman("exec", CONTAINER, "cat", "/home/nbops/pyproject.toml").stdout
+    assert "# a stricter canary than the default" in copied and "tool.other" not in copied
+
+
+def test_project_settings_copy_the_nbops_tables_or_else_the_whole_file(tmp_path: Path) -> None:
+    from nbops.deploy.context import project_settings
+
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    copied = project_settings(tmp_path)
+    assert "[tool.nbops.canary]\n# a stricter canary than the default\nmin_requests = 7" in copied
+    assert "[project]" not in copied and "tool.other" not in copied
+    dotted = "[tool]\nnbops.canary.min_requests = 7\n"  # a layout the table copy cannot cut out
+    (tmp_path / "pyproject.toml").write_text(dotted)
+    assert project_settings(tmp_path).endswith(dotted)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert "[project]" not in project_settings(tmp_path)  # no nbops settings: an empty file
 
 
 def test_sigterm_stops_the_server_itself(container: dict) -> None:
@@ -254,3 +292,37 @@ def test_an_unwritable_or_foreign_context_folder_is_refused(shop: dict, tmp_path
     code, _, err = deploy_image("iris@champion", "--engine", "podman", "--context", str(unwritable))
     assert code == ExitCode.USAGE and "is not writable" in _one_line(err)
     assert not unwritable.exists()
+
+
+def test_an_unpushed_docker_build_is_never_pinned_by_its_image_id(
+    shop: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Docker has no digest for an image it only built and prints the image ID as ``sha256:…``; a
+    manifest naming ``tag@sha256:<id>`` could not be pulled. No Docker daemon can run here, so a
+    stand-in ``docker`` answers ``image inspect`` as Docker does and builds nothing."""
+    from nbops.deploy.manifests import plan
+
+    image_id = "sha256:" + "e" * 64
+    engine = tmp_path / "engine"
+    engine.mkdir()
+    (engine / "docker").write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f"  *{{{{.Id}}}}*) echo {image_id} ;;\n"
+        '  *{{.Digest}}*) echo "<no value>" ;;\n'
+        "esac\n"
+    )
+    (engine / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{engine}{os.pathsep}{os.environ['PATH']}")
+    X, y = shop["X"], shop["y"]
+    registry.register(DecisionTreeClassifier(max_depth=2).fit(X, y), "iris-docker", data=X, alias="champion")
+    # A digest an earlier push recorded names another build than the one the tag now points at.
+    store.client().set_model_version_tag("iris-docker", "1", TAG_DIGEST, "sha256:" + "a" * 64)
+
+    built = build("iris-docker@champion", tag="registry.example.com/iris:v1", engine="docker")
+
+    tags = registry.get_version("iris-docker", "1").tags
+    assert (built.digest, built.image_id, tags[TAG_IMAGE_ID]) == ("", image_id, image_id)
+    assert TAG_DIGEST not in tags
+    pinned = plan("iris-docker", target="kubernetes", pin=True)
+    assert pinned.stable.image == "registry.example.com/iris:v1"  # by tag: nothing else can be pulled

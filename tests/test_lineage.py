@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -83,6 +84,51 @@ def test_git_state_follows_commits_and_edits(repo: Path) -> None:
     dirty = lineage.git_state(repo, "train.ipynb")
     assert dirty.tags[lineage.TAG_GIT_DIRTY] == "true"
     assert "+" in dirty.texts["lineage/notebook.diff"] and "2.0" in dirty.texts["lineage/notebook.diff"]
+
+
+def test_a_dirty_tree_records_every_tracked_change_byte_for_byte_and_names_untracked_files(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The diff of the whole tree (a helper module, a binary file, a Latin-1 text file) applies to a
+    clone of the commit and rebuilds the tree exactly; untracked files are named, not copied."""
+    tracked_notebook(repo / "train.ipynb")
+    (repo / "helpers.py").write_text("SCALE = 1\n")
+    (repo / "weights.bin").write_bytes(bytes(range(256)))
+    (repo / "labels.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "first")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    (repo / "helpers.py").write_text("SCALE = 2\n")
+    (repo / "weights.bin").write_bytes(bytes(reversed(range(256))))
+    (repo / "labels.txt").write_bytes("na\xefve\n".encode("latin-1"))
+    (repo / "scratch.py").write_text("print('not committed')\n")
+
+    dirty = lineage.git_state(repo, "train.ipynb")
+    assert dirty.tags[lineage.TAG_GIT_DIRTY] == "true"
+    assert dirty.tags[lineage.TAG_GIT_DIFF] == lineage.DIFF_RECORDED
+    assert lineage.NOTEBOOK_DIFF_ARTIFACT not in dirty.texts  # the notebook itself is unchanged
+    assert lineage.DIFF_ARTIFACT not in dirty.texts  # Latin-1 text is not UTF-8: kept as base64
+    diff = base64.b64decode(dirty.texts[lineage.DIFF_ARTIFACT_BASE64])
+    assert (dirty.tags[lineage.TAG_GIT_UNTRACKED], dirty.texts[lineage.UNTRACKED_ARTIFACT]) == (
+        "1",
+        "scratch.py\n",
+    )
+    subprocess.run(["git", "apply", "--binary", "-"], cwd=clone, input=diff, check=True)
+    for name in ("helpers.py", "weights.bin", "labels.txt"):
+        assert (clone / name).read_bytes() == (repo / name).read_bytes()
+    assert not (clone / "scratch.py").exists()
+
+    git(repo, "checkout", "--", "labels.txt")
+    readable = lineage.git_state(repo).texts[lineage.DIFF_ARTIFACT]  # UTF-8 (binary as base85) stays text
+    assert "+SCALE = 2" in readable and "GIT binary patch" in readable
+    monkeypatch.setattr(lineage, "DIFF_LIMIT", 100)
+    large = lineage.git_state(repo)
+    assert (
+        large.tags[lineage.TAG_GIT_DIFF].startswith("too large: ")
+        and "above 100" in large.tags[lineage.TAG_GIT_DIFF]
+    )
+    assert lineage.DIFF_ARTIFACT not in large.texts and lineage.DIFF_ARTIFACT_BASE64 not in large.texts
 
 
 def test_outside_a_repository_there_is_no_git_lineage(tmp_path: Path) -> None:

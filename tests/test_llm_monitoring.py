@@ -106,3 +106,61 @@ def test_naming_what_to_monitor_is_checked(project: Path) -> None:
         llm.log_window()
     with pytest.raises(InvalidInput, match="NAME@ALIAS or NAME/VERSION"):
         llm.log_window(prompt="qa")
+
+
+def test_the_sql_fast_path_gives_what_mlflows_trace_metrics_give(project: Path) -> None:
+    import time
+
+    from nbops.llm import totals
+
+    with (project / "pyproject.toml").open("a") as f:
+        f.write(SETTINGS)
+    mlflow = store.fluent(project)
+    mlflow.set_experiment("llm-app")
+    mlflow.genai.register_prompt("qa", "Answer briefly: {{question}}")
+
+    def slow_llm(question: str) -> str:
+        time.sleep(0.03)  # the latency a real LLM call has, so the percentiles are not all zero
+        return fake_llm(question)
+
+    ask = llm.traced(fake_llm, model="fake-llm", prompt="qa/1")
+    slow = llm.traced(slow_llm, model="fake-llm", prompt="qa/1")
+    for _ in range(4):
+        ask("What is the capital of France?")
+    with pytest.raises(RuntimeError):
+        ask("fail")
+    slow("What is the capital of France?")
+    llm.traced(fake_llm, model="other-llm")("not this prompt")
+    llm.flush()
+
+    client = store.client(project)
+    experiments = list(store.experiment_ids(client))
+    # The embedded store is SQL (read directly); a tracking server answers query_trace_metrics.
+    assert (store.sql_tracking_store(client) is not None) == (project / ".nbops" / "mlflow.db").exists()
+    now = int(time.time() * 1000)
+    for window in ((None, None), (now - 3_600_000, now), (now + 1, None)):
+        fast = totals.totals(client, experiments, "nbops.llm.prompt", "qa/1", *window)
+        reference = totals.metric_totals(client, experiments, "nbops.llm.prompt", "qa/1", *window)
+        assert (fast.calls, fast.errors, fast.tokens_in, fast.tokens_out) == (
+            reference.calls,
+            reference.errors,
+            reference.tokens_in,
+            reference.tokens_out,
+        ), window
+        # Sums of floats: the same values, added in the order each query visits them.
+        assert fast.cost == pytest.approx(reference.cost, rel=1e-12, abs=0), window
+        assert (fast.p50, fast.p95) == (reference.p50, reference.p95), window
+    everything = totals.totals(client, experiments, "nbops.llm.prompt", "qa/1", None, None)
+    assert (everything.calls, everything.errors, everything.tokens_in, everything.tokens_out) == (
+        6,
+        1,
+        35,
+        55,
+    )
+    assert everything.cost > 0
+    assert totals.totals(client, experiments, "nbops.llm.prompt", "qa/1", now + 1, None).calls == 0
+
+    # What a user reads: the percentiles MLflow computed, not zeros (the slow call is the p95).
+    window = llm.summary(prompt="qa/1")
+    assert window["llm.latency_p95_ms"] == everything.p95 and window["llm.latency_p95_ms"] >= 20
+    assert window["llm.latency_p50_ms"] == everything.p50

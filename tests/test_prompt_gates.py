@@ -196,3 +196,93 @@ def test_the_gate_magic_takes_a_prompt_reference(project: Path, app: dict, capsy
     err = capsys.readouterr().err
     assert "no prompt named 'missing'; nbops.prompts.list_prompts() shows the prompts." in err
     assert "Traceback" not in err
+    # The version may also follow the gate names, as on the command line.
+    assert not shell.run_cell("%gate llm_quality prompts:/missing@x").success
+    err = capsys.readouterr().err
+    assert "no prompt named 'missing'; nbops.prompts.list_prompts() shows the prompts." in err
+    assert not shell.run_cell("%gate llm_quality").success
+    err = capsys.readouterr().err
+    assert "no model or prompt version to gate" in err and "Traceback" not in err
+
+
+def test_the_cli_takes_the_prompt_version_positionally_after_the_gates(
+    project: Path, app: dict, tmp_path: Path
+) -> None:
+    ran = subprocess.run(
+        [sys.executable, "-m", "nbops.cli", "gate", "run", "llm_quality", "prompts:/qa@candidate"]
+        + [arg for key, value in app.items() for arg in ("-p", key, str(value))]
+        + ["--report", str(tmp_path / "v2")],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert re.search(r"^llm_quality\s+passed\s+1/1\s", ran.stdout, flags=re.MULTILINE), ran.stdout
+    # The alias was resolved to version 2: the verdict is on that prompt version, not on version 1.
+    assert TAG_VALUE.fullmatch(gate_tag(2) or "") and gate_tag(2).startswith("passed ")
+    assert gate_tag(1) is None
+    assert prompts.versions("qa")[0]["gates"] == {"llm_quality": "passed"}
+    assert [(e.model, e.version) for e in audit.events(action="gate")] == [("prompts:/qa", "2")]
+
+
+@pytest.mark.sqlite_only(reason="refused while reading the command line, before any store is read")
+def test_the_cli_refuses_two_versions_or_none_in_one_line(project: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "nbops.cli", "gate", "run", *args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    two = cli("llm_quality", "prompts:/qa@candidate", "--model", "prompts:/qa/1")
+    none = cli("llm_quality")
+    both = cli("llm_quality", "prompts:/qa/1", "models:/churn@production")
+    for done in (two, none, both):
+        assert done.returncode == 2, done.stdout + done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert line.endswith("name it once, positionally (prompts:/NAME@ALIAS) or with --model."), line
+    assert two.stderr.startswith(
+        "nbops: error: gates run on one version at a time, not prompts:/qa/1, prompts:/qa@candidate;"
+    )
+    assert none.stderr.startswith("nbops: error: no model or prompt version to gate;")
+    assert audit.events(action="gate") == []
+
+
+@pytest.mark.sqlite_only(reason="reads only the project's gate folder and the working directory")
+def test_a_version_is_told_from_a_gate_without_ever_taking_a_gate_for_a_version(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbops.gate_plans import split_subject
+
+    monkeypatch.chdir(project)
+    (project / "notebooks" / "gates").mkdir(parents=True)
+    (project / "notebooks" / "gates" / "smoke@v2.ipynb").write_text(
+        "{}"
+    )  # a gate name that looks like NAME@ALIAS
+    (project / "checks").mkdir()
+    (project / "checks" / "3").write_text("{}")  # a notebook path that looks like NAME/VERSION
+
+    assert split_subject(["performance", "prompts:/qa/2"], None, project) == (
+        ["performance"],
+        "prompts:/qa/2",
+    )
+    assert split_subject(["churn@production", "performance"], None, project) == (
+        ["performance"],
+        "models:/churn@production",
+    )
+    assert split_subject(["performance", "churn/3"], None, project) == (["performance"], "models:/churn/3")
+    assert split_subject(["gates/x@y.ipynb"], "models:/churn/3", project) == (
+        ["gates/x@y.ipynb"],
+        "models:/churn/3",
+    )
+    for ambiguous in ("smoke@v2", "checks/3"):
+        with pytest.raises(InvalidInput) as caught:
+            split_subject([ambiguous, "prompts:/qa/2"], None, project)
+        assert str(caught.value).startswith(
+            f"{ambiguous!r} is both a gate and a model version; name the version with --model"
+        )
+        # With --model naming the version, the argument is the gate.
+        assert split_subject([ambiguous], "prompts:/qa/2", project) == ([ambiguous], "prompts:/qa/2")

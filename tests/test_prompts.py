@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from jupyter_server.auth.identity import PasswordIdentityProvider, User
+from lab_server import with_nbops_as_alice
 
 from nbops import audit, catalog, lineage, prompts, registry, store
 from nbops.errors import InvalidInput, NotFound, PolicyError
@@ -174,6 +174,24 @@ def test_load_by_alias_version_latest_and_the_prompts_uri(project: Path) -> None
     assert prompts.load("prompts:/support-reply/1").version == 1
     assert prompts.load("support-reply").version == 2  # a bare name is its latest version
     assert [p["name"] for p in prompts.list_prompts()] == ["support-reply"]
+
+
+def test_under_a_reproduction_new_prompt_text_registers_nothing(project: Path, monkeypatch, capsys) -> None:
+    prompts.register("support-reply", GREETING, alias="dev")
+    capsys.readouterr()
+    monkeypatch.setenv(lineage.ENV_REPRODUCING, "churn/3")
+    result = prompts.register("support-reply", "Hi {{name}}.", alias="dev")
+    assert (result.held_back, result.created, result.version, result.previous_version) == (
+        True,
+        False,
+        "",
+        "1",
+    )
+    assert "prompt 'support-reply' has new text but was not registered" in capsys.readouterr().out
+    assert result.summary().startswith("- prompt support-reply not registered")
+    assert [str(v["version"]) for v in prompts.versions("support-reply")] == ["1"]
+    assert prompts.load("support-reply@dev").version == 1
+    assert prompts.register("support-reply", GREETING).version == "1"  # unchanged text still resolves
 
 
 def test_rendering_names_every_undefined_variable_in_one_line(project: Path) -> None:
@@ -369,16 +387,9 @@ def test_promote_and_rollback_a_prompt_from_magics_and_the_command_line(shell, p
 # --- the sidebar's models endpoint ---------------------------------------------------------------
 
 
-class Alice(PasswordIdentityProvider):
-    def generate_anonymous_user(self, handler):
-        return User("alice", "Alice", "Alice", "A", None, None)
-
-
 @pytest.fixture
 def jp_server_config(jp_server_config):
-    jp_server_config["ServerApp"]["jpserver_extensions"]["nbops"] = True
-    jp_server_config["ServerApp"]["identity_provider_class"] = Alice
-    return jp_server_config
+    return with_nbops_as_alice(jp_server_config)
 
 
 async def test_the_sidebars_models_endpoint_leaves_prompts_out(jp_fetch, tracking_uri) -> None:

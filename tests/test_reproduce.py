@@ -1,10 +1,12 @@
 """``nbops reproduce``: a version's training notebook run again from its lineage, in real kernels.
 
-One project per backend and module: a real git repository holding a tiny training notebook, its
-data in a CSV outside the repository (as data usually lives), two versions trained by running the
-notebook through papermill (``demo/1`` from a clean tree, ``demo/2`` from uncommitted edits to the
-notebook). Each reproduction is a kernel, so the tests share these versions; each test states the
-preconditions it relies on rather than the order tests run in.
+One project per backend and module: a real git repository holding a tiny training notebook (which
+registers its model and moves the alias ``current`` on every run, as a scheduled training job does)
+and a helper module beside it, its data in a CSV outside the repository (as data usually lives),
+two versions trained by running the notebook through papermill (``demo/1`` from a clean tree,
+``demo/2`` from uncommitted edits to the notebook and to the helper module). Each reproduction is a
+kernel, so the tests share these versions; each test states the preconditions it relies on rather
+than the order tests run in.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import nbformat
 import numpy as np
 import pandas as pd
@@ -29,23 +32,32 @@ from nbops.errors import ConfigError, PolicyError
 from nbops.reproducing import comparing, worktree
 from nbops.reproducing.worktree import Refused
 
-PARAMETERS = 'C = 1.0\ndata_path = ""\nregister_as = ""'
-TRAIN = """\
+PARAMETERS = 'C = 1.0\ndata_path = ""'
+SETUP = """\
+%load_ext nbops
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
+import helpers
 import nbops
 
 frame = pd.read_csv(data_path)
 X, y = frame.drop(columns="target"), frame["target"]
-with nbops.track("train", params={"C": C, "data_path": data_path}, autolog=False):
-    nbops.log_dataset(frame, "train")
-    model = LogisticRegression(C=C, max_iter=500).fit(X, y)
-    nbops.log_metric("accuracy", model.score(X, y))
-    if register_as:
-        nbops.register(model, register_as, data=X)
 """
-#: The uncommitted edit ``demo/2`` is trained with: one more metric, which only the diff has.
-EXTRA_METRIC = '    nbops.log_metric("rows", len(frame))\n'
+TRAIN = """\
+%%track train --params C,data_path --no-autolog
+from sklearn.linear_model import LogisticRegression
+nbops.log_dataset(frame, "train")
+model = LogisticRegression(C=C, max_iter=500).fit(X, y)
+nbops.log_metric("accuracy", model.score(X, y))
+for key, value in helpers.EXTRA_METRICS.items():
+    nbops.log_metric(key, value)
+"""
+#: Registered on every run, unconditionally: a reproduction must not add a version or move the alias.
+REGISTER = "%register model --name demo --data X --alias current"
+HELPERS = "EXTRA_METRICS = {}\n"
+#: The uncommitted edits ``demo/2`` is trained with: one more metric from the notebook, one from the
+#: helper module beside it, which only the recorded diff of the whole tree has.
+EXTRA_METRIC = 'nbops.log_metric("rows", len(frame))\n'
+EDITED_HELPERS = 'EXTRA_METRICS = {"helper": 2.0}\n'
 
 
 def git(repo: Path, *args: str) -> str:
@@ -53,7 +65,12 @@ def git(repo: Path, *args: str) -> str:
 
 
 def write_notebook(path: Path, train: str = TRAIN) -> None:
-    cells = [new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}), new_code_cell(train)]
+    cells = [
+        new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+        new_code_cell(SETUP),
+        new_code_cell(train),
+        new_code_cell(REGISTER),
+    ]
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": kernelspec}), path)
 
@@ -66,8 +83,8 @@ def training_data() -> pd.DataFrame:
 
 
 def train(project: dict, out: str) -> None:
-    """The training notebook as a user runs it: papermill, with the model registered as ``demo``."""
-    parameters = {"C": 1.0, "data_path": str(project["data"]), "register_as": "demo"}
+    """The training notebook as a user runs it: papermill (it registers the model as ``demo``)."""
+    parameters = {"C": 1.0, "data_path": str(project["data"])}
     execution = runner.Execution(
         project["notebook"],
         project["tmp"] / out,
@@ -98,6 +115,7 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     (repo / ".gitignore").write_text("reproduce-reports/\n")
     notebook = repo / "notebooks" / "train.ipynb"
     write_notebook(notebook)
+    (repo / "notebooks" / "helpers.py").write_text(HELPERS)
     data = tmp / "data" / "train.csv"
     data.parent.mkdir()
     training_data().to_csv(data, index=False)
@@ -109,9 +127,10 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         patch.chdir(repo)
         found = {"tmp": tmp, "repo": repo, "uri": uri, "notebook": notebook, "data": data}
         train(found, "clean.ipynb")
-        write_notebook(notebook, TRAIN + EXTRA_METRIC)  # uncommitted
+        write_notebook(notebook, TRAIN + EXTRA_METRIC)  # uncommitted, with the helper module's edit
+        (repo / "notebooks" / "helpers.py").write_text(EDITED_HELPERS)
         train(found, "dirty.ipynb")
-        git(repo, "checkout", "--", "notebooks/train.ipynb")
+        git(repo, "checkout", "--", "notebooks")
         yield found
         from backends import forget_process_state
 
@@ -122,8 +141,14 @@ def versions() -> list[str]:
     return sorted(str(v.version) for v in store.client().search_model_versions("name = 'demo'"))
 
 
+def aliases() -> dict[str, str]:
+    return {k: str(v) for k, v in store.client().get_registered_model("demo").aliases.items()}
+
+
 def test_a_clean_version_reproduces_and_its_verdict_is_kept_everywhere(project: dict) -> None:
     assert store.client().get_model_version("demo", "1").tags[lineage.TAG_GIT_DIRTY] == "false"
+    registered, moved = versions(), aliases()
+    assert "1" in registered and "2" in registered and moved["current"] == max(registered, key=int)
     steps: list[str] = []
     done = nbops.reproduce("demo/1", progress=steps.append)
     assert done.verdict == "reproduced" and done.reproduced and done.causes == []
@@ -135,7 +160,15 @@ def test_a_clean_version_reproduces_and_its_verdict_is_kept_everywhere(project: 
     new_run = client.get_run(done.run_id)
     assert client.get_experiment(new_run.info.experiment_id).name == "nbops-reproduce"
     assert new_run.data.tags["nbops.reproduce.of"] == "demo/1"
-    assert versions() == ["1", "2"]  # the reproduction registered nothing
+    # The notebook registers on every run: under the reproduction it logged the model only.
+    assert versions() == registered and aliases() == moved
+    assert new_run.outputs.model_outputs  # the model was logged to the scratch run
+    executed = nbformat.read(done.executed, as_version=4)
+    said = "".join(o["text"] for o in executed.cells[-1].outputs if o.get("name") == "stdout").splitlines()
+    assert said == [
+        f"nbops reproduce demo/1: the model was logged to run {done.run_id} but not registered as demo; "
+        "a reproduction creates no version and moves no alias."
+    ]
     shown = nbops.reproduce.latest("demo", 1)  # what the sidebar's version detail shows
     assert (shown["verdict"], shown["run_id"], shown["reproduced_run_id"]) == (
         "reproduced",
@@ -167,13 +200,16 @@ def test_a_version_from_uncommitted_edits_reproduces_and_the_gate_then_allows_a_
     assert client.get_model_version("demo", "2").tags[lineage.TAG_GIT_DIRTY] == "true"
     with pytest.raises(PolicyError, match=r"required gates not passed: reproducible \(not run\)"):
         registry.promote("demo", 2, "production", "release")
+    run = client.get_run(client.get_model_version("demo", "2").run_id)
+    assert run.data.metrics["helper"] == 2.0  # the edited helper module beside the notebook
     done = nbops.reproduce("demo/2")
-    assert done.applied_diff and done.verdict == "reproduced"
-    assert {r.name for r in done.metrics} == {"accuracy", "rows"}  # only the recorded diff logs "rows"
+    assert done.applied_diff and done.verdict == "reproduced", done.summary()
+    # Only the recorded diff of the whole tree logs "rows" (the notebook) and "helper" (helpers.py).
+    assert {r.name: r.new for r in done.metrics if r.name != "accuracy"} == {"rows": 240, "helper": 2.0}
     assert "recorded diff applied" in done.summary()
     assert client.get_model_version("demo", "2").tags["nbops.gate.reproducible"].startswith("passed ")
     assert registry.promote("demo", 2, "production", "release")["to_version"] == "2"
-    assert registry.aliases_of("demo", "2", None) == ["production"]
+    assert "production" in registry.aliases_of("demo", "2", None)
 
 
 def test_changed_data_differs_names_the_dataset_and_fails_the_gate(project: dict) -> None:
@@ -245,7 +281,7 @@ def test_a_recorded_diff_that_no_longer_applies_is_refused(project: dict, tmp_pa
         clone / "notebooks" / "train.ipynb",
         TRAIN.replace("LogisticRegression(C=C", "LogisticRegression(C=3 * C"),
     )
-    diff = git(clone, "diff", "HEAD", "--", "notebooks/train.ipynb")
+    diff = git(clone, "diff", "HEAD", "--", "notebooks/train.ipynb").encode()
     source = worktree.Source(clone, first, "notebooks/train.ipynb", diff)
     with (
         pytest.raises(Refused, match=r"recorded diff no longer applies to commit"),
@@ -253,6 +289,81 @@ def test_a_recorded_diff_that_no_longer_applies_is_refused(project: dict, tmp_pa
     ):
         pass
     assert git(clone, "worktree", "list").count("\n") == 1
+
+
+def test_under_a_reproduction_registering_logs_the_model_and_moves_no_alias(
+    project: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Python API in a process ``nbops reproduce`` started (its variable set, as the kernel's is)."""
+    registered, moved = versions(), aliases()
+    events = len(audit.events())
+    monkeypatch.setenv(lineage.ENV_REPRODUCING, "demo/1")
+    frame = training_data()
+    X, y = frame.drop(columns="target"), frame["target"]
+    with nbops.track("scratch", autolog=False) as run:
+        logged = registry.register(LogisticRegression().fit(X, y), "demo", data=X, alias="current")
+    assert (logged.registered, logged.version, logged.run_id) == (False, "", run.info.run_id)
+    assert len(mlflow.pyfunc.load_model(logged.model_uri).predict(X.head(3))) == 3  # logged, loadable
+    promoted = registry.promote("demo", 1, "current", "try an older version")
+    rolled = registry.rollback("demo", "current", "back")
+    assert promoted["held_back"] and rolled["held_back"] and promoted["to_version"] == moved["current"]
+    assert versions() == registered and aliases() == moved and len(audit.events()) == events
+    tail = "; a reproduction creates no version and moves no alias."
+    assert capsys.readouterr().out.splitlines() == [
+        f"nbops reproduce demo/1: the model was logged to run {run.info.run_id} but not registered as demo{tail}",
+        f"nbops reproduce demo/1: demo@current was not moved to version 1{tail}",
+        f"nbops reproduce demo/1: demo@current was not rolled back{tail}",
+    ]
+
+
+def test_a_dirty_run_whose_diff_does_not_apply_or_was_too_large_is_refused_and_writes_nothing(
+    project: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs made while the helper module had an uncommitted edit: one whose recorded diff was
+    replaced by a diff of other content (what a clean/smudge filter or an edited artifact gives),
+    one whose diff was above the size limit. Both are refused before any kernel, report or record."""
+    repo, client = project["repo"], store.client()
+    frame = training_data()
+    X, y = frame.drop(columns="target"), frame["target"]
+    (repo / "notebooks" / "helpers.py").write_text(EDITED_HELPERS)  # uncommitted
+    try:
+        with nbops.track("train", notebook=str(project["notebook"]), autolog=False) as run:
+            nbops.log_metric("accuracy", 1.0)
+            unapplicable = registry.register(LogisticRegression().fit(X, y), "demo", data=X).version
+        monkeypatch.setattr(lineage, "DIFF_LIMIT", 10)
+        with nbops.track("train", notebook=str(project["notebook"]), autolog=False):
+            nbops.log_metric("accuracy", 1.0)
+            too_large = registry.register(LogisticRegression().fit(X, y), "demo", data=X).version
+    finally:
+        git(repo, "checkout", "--", "notebooks")
+    recorded = Path(client.download_artifacts(run.info.run_id, lineage.DIFF_ARTIFACT, str(project["tmp"])))
+    assert '+EXTRA_METRICS = {"helper": 2.0}' in recorded.read_text()
+    client.log_text(
+        run.info.run_id,
+        recorded.read_text().replace("-EXTRA_METRICS = {}", "-EXTRA = 1"),
+        lineage.DIFF_ARTIFACT,
+    )
+
+    reports = repo / "reproduce-reports"
+    before = (sorted(reports.iterdir()) if reports.exists() else [], len(audit.events()), len(scratch_runs()))
+    for version, said in [
+        (unapplicable, r"uncommitted changes whose recorded diff no longer applies to commit \w{12} \(.+\)"),
+        (too_large, r"uncommitted changes too large to record \(\d+ bytes, above 10\)"),
+    ]:
+        with pytest.raises(
+            Refused, match=rf"^demo version {version} was trained with |^the run was made from "
+        ) as refused:
+            nbops.reproduce(f"demo/{version}")
+        assert re.search(said, str(refused.value)) and "\n" not in str(refused.value)
+        assert nbops.reproduce.latest("demo", version) is None
+    after = (sorted(reports.iterdir()) if reports.exists() else [], len(audit.events()), len(scratch_runs()))
+    assert after == before  # no report folder, no audit event, no run
+    assert git(repo, "worktree", "list").count("\n") == 1
+
+
+def scratch_runs() -> list:
+    found = store.client().get_experiment_by_name("nbops-reproduce")
+    return store.client().search_runs([found.experiment_id]) if found else []
 
 
 def test_tolerances_come_from_the_option_then_the_project() -> None:

@@ -155,3 +155,76 @@ def test_an_llm_application_is_reviewed_by_its_windows(
     ):
         assert column in html
     assert monitor.last_review("prompts:/qa")["report"].endswith("/review/llm-review.html")
+
+
+def backdate_first_version(project: Path, backend: str, request: pytest.FixtureRequest, hours: int) -> int:
+    """Write the creation time of ``loans`` version 1 into the store's database, ``hours`` ago.
+
+    MLflow sets creation times itself; the test writes them where the store keeps them (the
+    SQLite file, or the server's PostgreSQL database) so nothing sleeps. The registered model's
+    own creation time is left as it is (now).
+    """
+    import sqlalchemy
+
+    uri = (
+        request.getfixturevalue("team_server").db_uri()
+        if backend == "server"
+        else f"sqlite:///{project / '.nbops' / 'mlflow.db'}"
+    )
+    millis = int((datetime.now(UTC) - timedelta(hours=hours)).timestamp() * 1000)
+    engine = sqlalchemy.create_engine(uri)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text(
+                    "UPDATE model_versions SET creation_time = :at WHERE name = 'loans' AND version = 1"
+                ),
+                {"at": millis},
+            )
+    finally:
+        engine.dispose()
+    return millis
+
+
+def test_a_model_never_reviewed_is_overdue_once_its_first_version_is_older_than_the_period(
+    project: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    configure(project, '\n[tool.nbops.review]\nevery = "1h"\n')
+    register(alias=None)
+    assert alerting.check_reviews(start=project) == []  # registered just now: not due yet
+    assert overdue_alerts() == []
+    registered = backdate_first_version(project, backend, request, hours=2)
+    assert reviews.registered_at("loans") == registered  # the first version, not the model's name
+    assert store.client().get_registered_model("loans").creation_timestamp > registered
+    (opened,) = alerting.check_reviews(start=project)
+    (alert,) = overdue_alerts(state="open")
+    assert (
+        alert["message"]
+        == "the health review of loans is overdue: never reviewed since registration, every 1h"
+    )
+    assert opened["id"] == alert["id"]
+    assert alerting.check_reviews(start=project) == []  # the same episode: nothing new
+
+
+def test_last_reviews_reads_the_newest_review_of_many_models_in_one_search(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = project / "review.html"
+    report.write_text("<html>reviewed</html>")
+    now = datetime.now(UTC)
+    reviews.record("loans", report, at=now - timedelta(hours=3))
+    newest = reviews.record("loans", report, at=now - timedelta(hours=1))
+    other = reviews.record("cards", report, at=now - timedelta(hours=2))
+    searches = []
+    search_runs = store.client().__class__.search_runs
+
+    def counted(self, *args, **kwargs):  # the real search, counted
+        searches.append(args)
+        return search_runs(self, *args, **kwargs)
+
+    monkeypatch.setattr(store.client().__class__, "search_runs", counted)
+    found = reviews.last_reviews(["loans", "cards", "never-reviewed"], project)
+    assert len(searches) == 1
+    assert found["never-reviewed"] is None
+    assert (found["loans"]["run_id"], found["cards"]["run_id"]) == (newest["run_id"], other["run_id"])
+    assert found["loans"] == monitor.last_review("loans")

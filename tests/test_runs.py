@@ -214,6 +214,19 @@ def test_recent_runs_newest_first_across_experiments_with_paging(tracking_uri: s
     assert row["end_time"] >= row["start_time"]
 
 
+def test_recent_runs_leave_out_model_servers_deployment_records(tracking_uri: str) -> None:
+    from nbops.serving.deployments import end_deployment, list_deployments, register_deployment
+
+    with nbops.track("train"):
+        pass
+    deployment = register_deployment(
+        model="iris", alias="champion", url="http://127.0.0.1:5001", version="1", canary=None, shadow=None
+    )
+    end_deployment(deployment)
+    assert [d["model"] for d in list_deployments(stopped=True)] == ["iris"]
+    assert [r["run_name"] for r in runs.recent()["runs"]] == ["train"]
+
+
 def test_recent_runs_does_not_create_a_store_just_to_read_it(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     (tmp_path / "pyproject.toml").write_text("")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from jupyter_server.auth.identity import PasswordIdentityProvider, User
+from lab_server import with_nbops_as_alice
 from mlflow import MlflowClient
 from tornado.httpclient import HTTPClientError
 
@@ -25,18 +25,9 @@ from nbops.server.store_threads import STORE_THREADS
 POLICY = '[tool.nbops.policy]\nchampion = ["performance", "fairness"]\n'
 
 
-class Alice(PasswordIdentityProvider):
-    """Token users are anonymous by default; a fixed name lets the tests check the audit actor."""
-
-    def generate_anonymous_user(self, handler):
-        return User("alice", "Alice", "Alice", "A", None, None)
-
-
 @pytest.fixture
 def jp_server_config(jp_server_config):
-    jp_server_config["ServerApp"]["jpserver_extensions"]["nbops"] = True
-    jp_server_config["ServerApp"]["identity_provider_class"] = Alice
-    return jp_server_config
+    return with_nbops_as_alice(jp_server_config)
 
 
 SPEC = yaml.safe_load((Path(nbops.__file__).parent / "server" / "openapi.yaml").read_text())

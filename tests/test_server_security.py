@@ -18,12 +18,14 @@ from tornado.httpclient import HTTPClientError
 from nbops import catalog, store
 from nbops.server import ROUTES
 
-SAMPLE = {"name": "churn", "version": "1"}
+SAMPLE = {"name": "churn", "version": "1", "deployment_id": "0123456789abcdef0123456789abcdef"}
 BODIES = {
     "models/{name}/promote": {"version": "1", "alias": "champion", "reason": "ship it"},
     "models/{name}/rollback": {"alias": "champion", "reason": "undo"},
     "prompts/{name}/promote": {"version": "1", "alias": "production", "reason": "ship it"},
     "prompts/{name}/rollback": {"alias": "production", "reason": "undo"},
+    "models/{name}/canary/promote": {"reason": "ship it"},
+    "models/{name}/canary/abort": {"reason": "stop it"},
 }
 PATH_LIKE = [
     "../x",
@@ -181,6 +183,11 @@ def segment_requests(value: str) -> list[tuple[str, dict]]:
             {"method": "POST", "body": json.dumps(BODIES["models/{name}/rollback"])},
         ),
         (f"prompts/{encoded}/versions", {}),
+        (f"prompts/{encoded}/diff?from=1&to=2", {}),
+        (f"prompts/{encoded}/usage?alias=production", {}),
+        (f"deployments/{encoded}/traffic", {}),
+        (f"models/{encoded}/canary/promote", {"method": "POST", "body": json.dumps({"reason": "r"})}),
+        (f"models/{encoded}/canary/abort", {"method": "POST", "body": json.dumps({"reason": "r"})}),
         (
             f"prompts/{encoded}/promote",
             {"method": "POST", "body": json.dumps(BODIES["prompts/{name}/promote"])},
@@ -199,6 +206,10 @@ def query_and_body_requests(value: str) -> list[tuple[str, dict]]:
         (f"alerts?model={encoded}", {}),
         (f"readiness?model={encoded}", {}),
         (f"models/churn/versions/1/monitoring?metrics={encoded}", {}),
+        (f"prompts/answer/diff?from={encoded}&to=1", {}),
+        (f"prompts/answer/diff?from=1&to={encoded}", {}),
+        (f"prompts/answer/usage?alias={encoded}", {}),
+        (f"prompts/answer/usage?version={encoded}", {}),
         (
             "models/churn/promote",
             {"method": "POST", "body": json.dumps({"version": value, "alias": "champion", "reason": "r"})},

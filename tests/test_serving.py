@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -305,6 +306,23 @@ def test_stop_finishes_requests_in_flight_and_leaves_no_process(shared) -> None:
     assert group_gone(server.pid)
     (record,) = [d for d in list_deployments("iris", shared["root"], stopped=True) if d["id"] == deployment]
     assert record["status"] == "stopped"
+    # The request that was in flight at the stop is in the inference log the stop flushed.
+    assert slow_id in logged_request_ids(shared["root"], "iris", answers[0].headers["X-Nbops-Model-Version"])
+
+
+def logged_request_ids(root: Path, name: str, version: str) -> set[str]:
+    """The request IDs in every ``inference/batch-<n>.jsonl`` of the version's monitoring run."""
+    from nbops.monitoring.runs import monitoring_run_id
+
+    client = store.client(root)
+    run_id = monitoring_run_id(name, version, root, create=False)
+    found: set[str] = set()
+    with tempfile.TemporaryDirectory() as folder:
+        for item in client.list_artifacts(run_id, "inference") if run_id else []:
+            if Path(item.path).name.startswith("batch-"):
+                lines = Path(client.download_artifacts(run_id, item.path, folder)).read_text().splitlines()
+                found |= {json.loads(line)["request_id"] for line in lines if line}
+    return found
 
 
 def test_serve_magic_from_the_project_store_logs_requests_and_records_the_deployment(

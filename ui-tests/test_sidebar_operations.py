@@ -5,8 +5,9 @@ model version.
 The store is real and filled the way a user fills it, by a Python process in the lab's project
 folder: a server recorded by ``nbops.serving.deployments`` with a canary, a shadow and a heartbeat
 (no model server runs: only its record matters to the sidebar), a drift alert whose rule notifies a
-channel nobody defined (its detached sender records the failure with the reason), and two versions
-of a prompt, the first in production.
+channel nobody defined (its detached sender records the failure with the reason), two versions
+of a prompt, the first in production, and two versions of another with an evaluation of the second
+(in production) and two logged windows of calls traced from a deterministic fake LLM.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ notify = ["ghost"]
 
 [tool.nbops.serving]
 heartbeat_seconds = 3600  # the record stays live for the whole module: no server beats here
+
+[tool.nbops.llm.prices.fake-llm]
+input_per_million_tokens = 2000.0
+output_per_million_tokens = 6000.0
 """
 
 SETUP = textwrap.dedent(
@@ -60,10 +65,39 @@ SETUP = textwrap.dedent(
         model="loans", alias="champion", url="http://127.0.0.1:5999", version="1",
         canary={"challenger": 20}, shadow="shadow",
     )
-    heartbeat(deployment, version="1", canary={"challenger": 20}, stats={"logged_rows": 7})
+    # Its canary: version 2 at 20 %, judged so far, and two inference batches it served (none of
+    # version 1: a batch like the reference would resolve its drift alert).
+    nbops.registry.register(model, "loans", data=X, alias="challenger")
+    for _ in range(2):
+        nbops.monitor.log_batch("loans/2", X[:40], model.predict(X[:40]), latency_ms=[5.0] * 40)
+    side = {"requests": 30, "errors": 0, "error_rate": 0.0, "latency_p95_ms": 5.0}
+    state = {
+        "model": "loans", "deployment_id": deployment, "alias": "challenger", "version": "2",
+        "champion_alias": "champion", "champion_version": "1", "state": "running", "verdict": "running",
+        "reason": "step 1: 30 challenger and 30 champion requests of 100 needed", "step": 1,
+        "steps": [20, 50], "share": 20, "min_requests": 100, "requests": {"champion": side, "challenger": side},
+        "rules": [{"rule": "error_rate", "value": 0.0, "limit": 0.05, "passed": True, "note": "vs champion"}],
+        "updated": "2026-11-29T21:00:00Z",
+    }
+    heartbeat(deployment, version="1", canary={"challenger": 20}, stats={"logged_rows": 7},
+              canary_analysis=state)
 
     prompts.register("answer", "Answer {{question}} politely.", alias="production")
     prompts.register("answer", "Answer {{question}} in {{language}}.")
+
+    import nbops.llm as llm
+
+    prompts.register("reply", "Reply to {{question}}.\\nBe brief.")
+    prompts.register("reply", "Reply to {{question}} in {{language}}.\\nBe brief.", alias="production")
+    rows = [{"inputs": {"question": "q"}, "outputs": "A", "expectations": {"expected_response": "A"}}]
+    llm.evaluate(rows, scorers=[llm.exact_match()], prompt="reply/2")
+    # A deterministic fake LLM (no LLM can be reached here): 7 tokens in, 11 out per call.
+    ask = llm.traced(lambda question: "The answer is " + question.upper(), model="fake-llm",
+                     prompt="reply@production")
+    for calls in (3, 2):
+        for _ in range(calls):
+            ask("What is the capital of France?")
+        llm.log_window(prompt="reply@production")
 
     for _ in range(600):  # the alert's sender is a detached process: wait for its record
         (alert,) = nbops.monitor.alerts(model="loans")
@@ -207,6 +241,39 @@ def test_a_prompt_shows_its_versions_and_is_promoted_through_the_dialog(store, p
     expect(row.locator(".nbops-alias")).to_have_text(["production → v2"])
 
 
+def test_a_prompt_shows_a_diff_its_evaluation_and_its_usage_charts(store, page: Page, screenshot) -> None:
+    store.open(page)
+    section = open_section(page, "prompts")
+    prompt = section.locator('.nbops-prompt[data-prompt="reply"]')
+    row = prompt.locator(".nbops-prompt-row")
+    # Folded, the row already says where production points.
+    expect(row.locator(".nbops-alias")).to_have_text(["production → v2"], timeout=20_000)
+    expand(row)
+    v2 = prompt.locator('.nbops-prompt-version[data-version="2"]')
+    expect(v2.locator('.nbops-eval-score[data-scorer="exact_match"]')).to_have_text("exact_match 1")
+
+    v2.locator(".nbops-diff-open").click()
+    diff = prompt.locator(".nbops-prompt-diff")
+    expect(diff.locator(".nbops-diff-summary")).to_have_text("v1 → v2: 1 added, 1 removed")
+    lines = diff.locator(".nbops-diff-line")
+    expect(lines).to_have_count(3)
+    expect(lines.nth(0).locator(".nbops-diff-gutter")).to_have_text("-")
+    expect(lines.nth(1).locator(".nbops-diff-gutter")).to_have_text("+")
+    expect(lines.nth(2)).to_have_attribute("data-op", "kept")
+    expect(diff.locator('.nbops-diff-line[data-op="added"] .nbops-diff-text')).to_have_text(
+        "added: Reply to {{question}} in {{language}}."
+    )
+
+    tokens = prompt.locator('.nbops-prompt-usage .nbops-usage-chart[data-chart="tokens"]')
+    expect(tokens.locator(".nbops-chart-canvas")).to_have_attribute("data-rendered", "true", timeout=20_000)
+    expect(tokens.locator(".nbops-chart-canvas svg")).to_have_count(1)
+    expect(tokens.locator(".nbops-figure-summary")).to_have_text("Window 2: in 14, out 22.")
+    diff.scroll_into_view_if_needed()
+    screenshot("diff")
+    tokens.scroll_into_view_if_needed()
+    screenshot("usage")
+
+
 def test_readiness_shows_a_score_and_a_next_step_and_the_version_its_reproduction(
     store, page: Page, screenshot
 ) -> None:
@@ -235,3 +302,35 @@ def test_readiness_shows_a_score_and_a_next_step_and_the_version_its_reproductio
     expect(reproduction.locator("code")).to_have_text("nbops reproduce loans/1")
     reproduction.scroll_into_view_if_needed()
     screenshot("reproduction")
+
+
+def test_a_canary_shows_its_traffic_and_verdict_and_is_aborted_through_the_dialog(
+    store, page: Page, screenshot
+) -> None:
+    store.open(page)
+    section = open_section(page, "deployments")
+    row = section.locator(".nbops-deployment")
+    charts = row.locator(".nbops-deployment-traffic .nbops-chart-canvas")
+    expect(charts).to_have_count(3, timeout=20_000)
+    for i in range(3):
+        expect(charts.nth(i)).to_have_attribute("data-rendered", "true", timeout=20_000)
+    canary = row.locator(".nbops-deployment-canary")
+    expect(canary).to_have_attribute("data-canary-state", "running")
+    expect(canary.locator(".nbops-canary-verdict")).to_contain_text("Canary v2 vs v1: step 1 of 2 at 20 %")
+    expect(canary.locator(".nbops-canary-rules li")).to_have_text(["error_rate: 0 (limit 0.05) pass"])
+    screenshot("canary")
+
+    abort = canary.locator(".nbops-canary-abort")
+    abort.focus()  # keyboard: the button takes the focus and opens the dialog with Enter
+    expect(abort).to_be_focused()
+    page.keyboard.press("Enter")
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Abort the canary of loans")
+    dialog.locator(".nbops-dialog-reason").fill("p95 too high for the launch")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(dialog).to_have_count(0)
+
+    audit = open_section(page, "audit")
+    event = audit.locator('.nbops-event[data-action="canary-aborted"]')
+    expect(event).to_have_count(1, timeout=20_000)
+    expect(event.locator(".nbops-event-reason")).to_have_text("p95 too high for the launch")

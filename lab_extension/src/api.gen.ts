@@ -583,6 +583,182 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/deployments/{deployment_id}/traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id (its MLflow run id), as `/deployments` lists it. */
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * One server's traffic over time and its canary so far.
+         * @description Computed by `nbops.deployment_listing.traffic` from the inference batches the versions this server served logged since it started (`nbops-monitoring`): per batch, requests per minute, p95 latency and error rate. A version's batches come from every server of it.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The deployment's id (its MLflow run id), as `/deployments` lists it. */
+                    deployment_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The series and the canary state. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeploymentTraffic"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{name}/canary/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the model's running canary by promoting its challenger (`nbops canary promote`).
+         * @description The promotion policy applies: a challenger missing required gates is refused with 409 and nothing changes. The servers act on their next poll; the ending is audited (`canary-promoted`, plus the registry's `promote`, source `canary`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                    name: components["parameters"]["ModelName"];
+                };
+                cookie?: never;
+            };
+            /** @description JSON object of at most 64 KiB; unknown fields are refused. */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Required; goes into the audit log. */
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The canary's ending and the servers told. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CanaryEnding"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                /** @description The promotion policy requires gates the challenger has not passed; nothing changed. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            missing_gates: string[];
+                        };
+                    };
+                };
+                413: components["responses"]["TooLarge"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{name}/canary/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the model's running canary now (`nbops canary abort`); the champion keeps serving.
+         * @description The servers send 0 % to the challenger on their next poll; audited as `canary-aborted`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Registered model name, percent-encoded; no `/ \ : % # ?` or control characters. */
+                    name: components["parameters"]["ModelName"];
+                };
+                cookie?: never;
+            };
+            /** @description JSON object of at most 64 KiB; unknown fields are refused. */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Required; goes into the audit log. */
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The canary's ending and the servers told. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CanaryEnding"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                413: components["responses"]["TooLarge"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readiness": {
         parameters: {
             query?: never;
@@ -716,6 +892,122 @@ export interface paths {
                             versions: components["schemas"]["PromptVersion"][];
                             total: number;
                             next_page_token: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/prompts/{name}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                name: components["parameters"]["PromptName"];
+            };
+            cookie?: never;
+        };
+        /** A line diff of two versions' templates (a chat prompt message by message). */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The older version (the diff's `-` side). */
+                    from: string;
+                    /** @description The newer version (the diff's `+` side). */
+                    to: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                    name: components["parameters"]["PromptName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The diff; `added` and `removed` count lines. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PromptDiff"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/prompts/{name}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                name: components["parameters"]["PromptName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The logged LLM windows of the version an alias holds (or of a version), for charts.
+         * @description Read through `nbops.llm.history`: calls, errors, tokens, cost, cost per 1,000 calls and latency percentiles the store aggregated when each window was logged (`llm.log_window`), and `quality.<scorer>` from the version's latest evaluation. Give exactly one of `alias` and `version`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    alias?: string;
+                    version?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Prompt name (letters, digits, `-`, `_`, `.`), without `prompts:/`. */
+                    name: components["parameters"]["PromptName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Metric → points by window; `series` is `{}` before the first window. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            prompt: string;
+                            version: string;
+                            alias: string | null;
+                            series: {
+                                [key: string]: {
+                                    /** @description Window number. */
+                                    step: number;
+                                    /** @description Epoch milliseconds of the window's end. */
+                                    timestamp: number;
+                                    value: number;
+                                }[];
+                            };
                         };
                     };
                 };
@@ -984,6 +1276,21 @@ export interface components {
                     missing?: string[];
                 };
             };
+            /** @description How the version was deployed, when `nbops deploy image|manifests` recorded it. */
+            deploy: {
+                /** @description The image tag (`nbops.deploy.image`). */
+                image: string | null;
+                /** @description The registry's digest (`nbops.deploy.image_digest`); set only once the image was pushed. */
+                image_digest: string | null;
+                /** @description The local engine's image ID; it cannot be pulled. */
+                image_id: string | null;
+                /** @description The manifests generated for it (`nbops.deploy.manifests`). */
+                manifests: {
+                    /** @example kserve */
+                    target: string;
+                    folder: string;
+                } | null;
+            } | null;
             /** @description The latest `nbops reproduce` verdict on this version; null when it was never reproduced. */
             reproduction: {
                 /** @enum {string} */
@@ -1210,6 +1517,10 @@ export interface components {
             tags: {
                 [key: string]: string;
             };
+            /** @description Alias → version. */
+            aliases: {
+                [key: string]: string;
+            };
         };
         PromptVersion: {
             version: string;
@@ -1231,6 +1542,50 @@ export interface components {
             tags: {
                 [key: string]: string;
             };
+            /** @description The latest `nbops.llm.evaluate` of the version; null before any. */
+            evaluation: {
+                /** @description The evaluation's MLflow run id. */
+                run: string | null;
+                rows: number | null;
+                /** @description ISO 8601 time the evaluation started. */
+                at: string | null;
+                scores: {
+                    scorer: string;
+                    /** @description Null when no row could be scored. */
+                    mean: number | null;
+                    /** @example ok */
+                    status: string;
+                }[];
+            } | null;
+        };
+        PromptDiff: {
+            prompt: string;
+            from_version: string;
+            to_version: string;
+            /** @description True when the newer version is a list of messages. */
+            chat: boolean;
+            added: number;
+            removed: number;
+            /** @description One per message (one for a text prompt), messages paired by role. */
+            blocks: {
+                /** @description Null for a text prompt. */
+                role: string | null;
+                old_role: string | null;
+                /** @enum {string} */
+                change: "same" | "changed" | "added" | "removed";
+                lines: {
+                    /**
+                     * @description Kept, added or removed.
+                     * @enum {string}
+                     */
+                    op: " " | "+" | "-";
+                    text: string;
+                    /** @description Line number in the older version. */
+                    old: number | null;
+                    /** @description Line number in the newer version. */
+                    new: number | null;
+                }[];
+            }[];
         };
         /** @description One model server as `nbops.serving.deployments.list_deployments` returns it. */
         Deployment: {
@@ -1268,6 +1623,80 @@ export interface components {
             heartbeat_seconds: number;
             /** @description Epoch seconds when it ended; null while running. */
             stopped: number | null;
+        };
+        DeploymentTraffic: {
+            deployment_id: string;
+            model: string;
+            alias: string;
+            /** @description Epoch seconds. */
+            started: number | null;
+            /** @description Epoch seconds; null while running. */
+            stopped: number | null;
+            /** @description The versions the server served, with the role each had. */
+            versions: {
+                version: string;
+                /** @enum {string} */
+                role: "champion" | "canary" | "shadow";
+            }[];
+            /** @description One per inference batch since the server started, by version then time. */
+            points: {
+                version: string;
+                /** @enum {string} */
+                role: "champion" | "canary" | "shadow";
+                batch: number;
+                /** @description Epoch milliseconds of the batch. */
+                time: number;
+                /** @description Rows in the batch (answered */
+                rows: number;
+                /** @description Rows over the minutes since the version's previous batch (or the server's start). */
+                requests_per_minute: number | null;
+                p95_ms: number | null;
+                /** @description Share of rows that failed with a 5xx. */
+                error_rate: number | null;
+            }[];
+            /** @description The canary state the server recorded; null when it runs no analysed canary. */
+            canary: components["schemas"]["CanaryState"] | null;
+        };
+        CanaryState: {
+            /** @enum {string} */
+            state: "running" | "promoted" | "rolled_back" | "aborted" | "blocked";
+            /** @enum {string} */
+            verdict: "running" | "passed" | "failed";
+            reason: string;
+            step: number;
+            /** @description The share of each step */
+            steps: number[];
+            /** @description Percent of requests the challenger receives now. */
+            share: number;
+            /** @description The challenger's alias. */
+            alias: string;
+            /** @description The challenger's version. */
+            version: string;
+            champion_alias: string;
+            champion_version: string;
+            min_requests: number;
+            /** @description Per side (`champion`, `challenger`) this step's requests, errors, error_rate, latency_p95_ms. */
+            requests: {
+                [key: string]: unknown;
+            };
+            rules: {
+                rule: string;
+                value: number | null;
+                limit: number;
+                /** @description null while the rule waits for data. */
+                passed: boolean | null;
+                note: string;
+            }[];
+            updated: string | null;
+        };
+        CanaryEnding: {
+            model: string;
+            version: string;
+            /** @enum {string} */
+            state: "promoted" | "aborted";
+            verdict: string;
+            /** @description The deployments told. */
+            servers: string[];
         };
         Error: {
             /** @description One line - what went wrong and what to do. */

@@ -123,6 +123,22 @@ export type IDelivery = Schemas['Delivery'];
 export type IDeployment = Schemas['Deployment'];
 
 /**
+ * One server's traffic over time and its canary so far
+ * (`GET /nbops/api/deployments/{id}/traffic`).
+ */
+export type IDeploymentTraffic = Schemas['DeploymentTraffic'];
+
+/**
+ * A canary's state as its server recorded it.
+ */
+export type ICanaryState = Schemas['CanaryState'];
+
+/**
+ * What ending a canary (promote or abort) answers.
+ */
+export type ICanaryEnding = Schemas['CanaryEnding'];
+
+/**
  * A prompt as listed by `GET /nbops/api/prompts`.
  */
 export type IPromptSummary = Schemas['PromptSummary'];
@@ -135,6 +151,18 @@ export type IPromptsPage = Answer<'/prompts', 'get'>;
 export type IPromptVersion = Schemas['PromptVersion'];
 
 export type IPromptVersionsPage = Answer<'/prompts/{name}/versions', 'get'>;
+
+/**
+ * A line diff of two versions of a prompt:
+ * `GET /nbops/api/prompts/{name}/diff?from=&to=`.
+ */
+export type IPromptDiff = Schemas['PromptDiff'];
+
+/**
+ * The logged LLM windows of the version an alias holds:
+ * `GET /nbops/api/prompts/{name}/usage`.
+ */
+export type IPromptUsage = Answer<'/prompts/{name}/usage', 'get'>;
 
 /**
  * The latest reproduction verdict on a version (null: never reproduced).
@@ -205,6 +233,9 @@ export interface INbopsApi {
   ): Promise<IAliasChange>;
   rollback(name: string, alias: string, reason: string): Promise<IAliasChange>;
   deployments(): Promise<IDeployment[]>;
+  deploymentTraffic(id: string): Promise<IDeploymentTraffic>;
+  promoteCanary(name: string, reason: string): Promise<ICanaryEnding>;
+  abortCanary(name: string, reason: string): Promise<ICanaryEnding>;
   readiness(model?: string): Promise<IReadiness>;
   prompts(maxResults: number, pageToken?: string | null): Promise<IPromptsPage>;
   promptVersions(
@@ -212,6 +243,11 @@ export interface INbopsApi {
     maxResults: number,
     pageToken?: string | null
   ): Promise<IPromptVersionsPage>;
+  promptDiff(name: string, from: string, to: string): Promise<IPromptDiff>;
+  promptUsage(
+    name: string,
+    which: { alias: string } | { version: string }
+  ): Promise<IPromptUsage>;
   promotePrompt(
     name: string,
     version: string,
@@ -337,7 +373,23 @@ export const nbopsApi: INbopsApi = {
       alias,
       reason
     }),
-  deployments: () => requestAPI<IDeployment[]>('deployments'),
+  deployments: () =>
+    requestAPI<IDeployment[]>(
+      withQuery<Query<'/deployments'>>('deployments', { stopped: 'true' })
+    ),
+  deploymentTraffic: id =>
+    requestAPI<IDeploymentTraffic>(
+      `deployments/${encodeURIComponent(id)}/traffic`
+    ),
+  promoteCanary: (name, reason) =>
+    post<'/models/{name}/canary/promote'>(
+      modelPath(name, 'canary', 'promote'),
+      { reason }
+    ),
+  abortCanary: (name, reason) =>
+    post<'/models/{name}/canary/abort'>(modelPath(name, 'canary', 'abort'), {
+      reason
+    }),
   readiness: model =>
     requestAPI<IReadiness>(
       withQuery<Query<'/readiness'>>('readiness', { model })
@@ -355,6 +407,19 @@ export const nbopsApi: INbopsApi = {
         promptPath(name, 'versions'),
         { max_results: maxResults, page_token: pageToken }
       )
+    ),
+  promptDiff: (name, from, to) =>
+    requestAPI<IPromptDiff>(
+      withQuery<Query<'/prompts/{name}/diff'>>(promptPath(name, 'diff'), {
+        from,
+        to
+      })
+    ),
+  promptUsage: (name, which) =>
+    requestAPI<IPromptUsage>(
+      withQuery<Query<'/prompts/{name}/usage'>>(promptPath(name, 'usage'), {
+        ...which
+      })
     ),
   promotePrompt: (name, version, alias, reason) =>
     post<'/prompts/{name}/promote'>(promptPath(name, 'promote'), {

@@ -163,7 +163,7 @@ function lineMetrics(trans: TranslationBundle): {
   };
 }
 
-function chartLabels(trans: TranslationBundle): IChartLabels {
+export function chartLabels(trans: TranslationBundle): IChartLabels {
   return {
     batch: trans.__('batch'),
     time: trans.__('time'),

@@ -28,7 +28,7 @@ import {
 import { IActionState } from './model/version';
 import { Poller } from './poll';
 import { IViewContext } from './views/common';
-import { askPromote, askRollback } from './views/dialogs';
+import { askCanaryEnding, askPromote, askRollback } from './views/dialogs';
 
 /**
  * How the registry and the audit log address a prompt.
@@ -83,7 +83,9 @@ export class NbopsPanel extends ReactWidget {
       promotePrompt: (name, version, alias) =>
         void this._promotePrompt(name, version, alias),
       rollbackPrompt: (name, version, alias) =>
-        void this._rollbackPrompt(name, version, alias)
+        void this._rollbackPrompt(name, version, alias),
+      endCanary: (model, alias, ending) =>
+        void this._endCanary(model, alias, ending)
     };
     document.addEventListener('visibilitychange', this._onVisibility);
   }
@@ -362,6 +364,24 @@ export class NbopsPanel extends ReactWidget {
     });
     if (choice) {
       await this.model.prompts.rollback(name, alias, choice.reason);
+    }
+  }
+
+  private async _endCanary(
+    model: string,
+    alias: string,
+    ending: 'promote' | 'abort'
+  ): Promise<void> {
+    const choice = await askCanaryEnding({
+      trans: this._trans,
+      model,
+      alias,
+      ending
+    });
+    if (choice) {
+      this._notify(
+        await this.model.deployments.endCanary(model, ending, choice.reason)
+      );
     }
   }
 

@@ -1,2 +1,3 @@
 import './base.css';
 import './readiness.css';
+import './prompts.css';

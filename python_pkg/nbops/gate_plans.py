@@ -52,6 +52,46 @@ def plan_gates(
     return check_parameters(plans, model_uri, parameters)
 
 
+#: What can only be a model or prompt reference, never a gate name (no "/") or notebook (".ipynb").
+_URI = re.compile(r"(?:models|prompts):/\S+")
+#: ``NAME@ALIAS`` / ``NAME/VERSION`` without a scheme: a registered model, as ``models:/`` would say.
+_BARE = re.compile(r"[^/@\s]+(?:@[^/@\s]+|/\d+)")
+_SUBJECT_HINT = "name it once, positionally (prompts:/NAME@ALIAS) or with --model"
+
+
+def split_subject(arguments: list[str], model_uri: str | None, project_root: Path) -> tuple[list[str], str]:
+    """``(gates, model or prompt reference)`` from ``nbops gate run GATE... [SUBJECT] [--model SUBJECT]``.
+
+    An argument is the subject when only a reference can look like it: ``models:/...`` or
+    ``prompts:/...``, or ``NAME@ALIAS`` / ``NAME/VERSION`` (a model) that is neither a gate this
+    project knows nor an existing file. One that could be both is refused unless ``--model``
+    names the subject, so a gate is never taken for a version; a ``.ipynb`` path is always a gate.
+    """
+    known = {g.name for g in gate_catalog.known_gates(project_root)}
+    gates: list[str] = []
+    subjects: list[str] = [model_uri] if model_uri is not None else []
+    for argument in arguments:
+        text = str(argument).strip()
+        if text.endswith(".ipynb") or not (_URI.fullmatch(text) or _BARE.fullmatch(text)):
+            gates.append(argument)
+        elif _URI.fullmatch(text):
+            subjects.append(text)
+        elif text in known or Path(text).expanduser().exists():
+            if model_uri is None:
+                raise InvalidInput(
+                    f"{text!r} is both a gate and a model version; name the version with --model "
+                    f"(e.g. --model models:/{text}) and {text!r} is taken as the gate."
+                )
+            gates.append(argument)
+        else:
+            subjects.append("models:/" + text)
+    if not subjects:
+        raise InvalidInput(f"no model or prompt version to gate; {_SUBJECT_HINT}.")
+    if len(subjects) > 1:
+        raise InvalidInput(f"gates run on one version at a time, not {', '.join(subjects)}; {_SUBJECT_HINT}.")
+    return gates, subjects[0]
+
+
 def locate(gate_name: str, project_root: Path) -> Plan:
     """The plan of one gate named by ``gate_name``: a gate name or a notebook path."""
     text = str(gate_name).strip()

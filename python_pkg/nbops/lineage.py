@@ -19,6 +19,9 @@ from pathlib import Path
 
 #: Set by nbops' own notebook runners (gates) for the kernels they start.
 ENV_NOTEBOOK_PATH = "NBOPS_NOTEBOOK_PATH"
+#: Set by ``nbops reproduce`` (to ``MODEL/VERSION``) for the kernel that runs a training notebook
+#: again: the registry then logs models but creates no version and moves no alias.
+ENV_REPRODUCING = "NBOPS_REPRODUCING"
 
 # Tag names. MLflow's own ``mlflow.source.*`` tags are filled too, so the MLflow UI shows them.
 TAG_NOTEBOOK = "nbops.notebook.path"
@@ -28,12 +31,40 @@ TAG_GIT_COMMIT = "mlflow.source.git.commit"
 TAG_GIT_BRANCH = "mlflow.source.git.branch"
 TAG_GIT_REPO = "mlflow.source.git.repoURL"
 TAG_GIT_DIRTY = "nbops.git.dirty"
+#: Whether the uncommitted changes of a dirty tree were recorded: ``recorded`` or ``too large: ...``.
+TAG_GIT_DIFF = "nbops.git.diff"
+#: How many untracked files (not in git, not ignored) the tree had; their names are an artifact.
+TAG_GIT_UNTRACKED = "nbops.git.untracked"
 TAG_HOST = "nbops.owner.host"
 TAG_PID = "nbops.owner.pid"
 TAG_PROCESS_START = "nbops.owner.started"
 TAG_KERNEL = "nbops.owner.kernel_id"
 TAG_PYTHON = "nbops.env.python"
 TAG_ENV_HASH = "nbops.env.sha256"
+
+
+#: Artifacts of a dirty tree: every tracked file's uncommitted change (``git diff HEAD --binary``,
+#: base64 when it is not UTF-8 text), and the notebook's own part of it, kept for reading.
+DIFF_ARTIFACT = "lineage/worktree.diff"
+DIFF_ARTIFACT_BASE64 = "lineage/worktree.diff.base64"
+NOTEBOOK_DIFF_ARTIFACT = "lineage/notebook.diff"
+UNTRACKED_ARTIFACT = "lineage/untracked.txt"
+#: Above this many bytes the tree's diff is not recorded (the tag says so): a run is no backup.
+DIFF_LIMIT = 5_000_000
+DIFF_RECORDED = "recorded"
+DIFF_TOO_LARGE = "too large"
+#: At most this many untracked names are recorded.
+UNTRACKED_LIMIT = 1000
+
+
+def reproducing() -> str | None:
+    """``MODEL/VERSION`` when this process was started by ``nbops reproduce`` to rebuild it, else None."""
+    return os.environ.get(ENV_REPRODUCING) or None
+
+
+def reproduction_environment(target: str) -> dict[str, str]:
+    """The environment ``nbops reproduce`` gives the kernel that rebuilds ``target``."""
+    return {ENV_REPRODUCING: target}
 
 
 @dataclass
@@ -177,17 +208,32 @@ def notebook_lineage(path: str | None) -> Lineage:
 
 
 def _git(folder: Path, *args: str) -> str | None:
+    done = _git_bytes(folder, *args)
+    return done.decode(errors="replace") if done is not None else None
+
+
+def _git_bytes(folder: Path, *args: str, timeout: float = 10) -> bytes | None:
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=folder, capture_output=True, text=True, timeout=10, check=False
-        )
+        done = subprocess.run(["git", *args], cwd=folder, capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout if done.returncode == 0 else None
 
 
+#: ``git diff`` as ``git apply`` reads it back, whatever the user's diff settings say.
+_DIFF = (
+    "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false", "-c", "core.quotePath=true",
+    "diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+)  # fmt: skip
+
+
 def git_state(folder: Path, notebook: str | None = None) -> Lineage:
-    """Commit, branch, dirty flag, and the notebook's uncommitted diff, when in a repository."""
+    """Commit, branch, dirty flag, the tree's uncommitted diff and untracked names, when in a repository.
+
+    A dirty run keeps the whole working tree's diff of tracked files (binary files included), not
+    only the notebook's: a helper module edited beside the notebook is part of what trained the
+    model, and ``nbops reproduce`` applies it again. Untracked files are named, not copied.
+    """
     lineage = Lineage()
     if not folder.is_dir():
         return lineage
@@ -206,11 +252,41 @@ def git_state(folder: Path, notebook: str | None = None) -> Lineage:
     remote = _git(folder, "config", "--get", "remote.origin.url")
     if remote and remote.strip():
         lineage.tags[TAG_GIT_REPO] = _strip_credentials(remote.strip())
-    if dirty and notebook:
-        diff = _git(folder, "diff", "HEAD", "--", notebook)
-        if diff:
-            lineage.texts["lineage/notebook.diff"] = diff
+    if dirty:
+        _record_diff(lineage, folder, notebook)
+    _record_untracked(lineage, folder)
     return lineage
+
+
+def _record_diff(lineage: Lineage, folder: Path, notebook: str | None) -> None:
+    diff = _git_bytes(folder, *_DIFF, timeout=60)
+    if diff is None:
+        return
+    if len(diff) > DIFF_LIMIT:
+        lineage.tags[TAG_GIT_DIFF] = f"{DIFF_TOO_LARGE}: {len(diff)} bytes, above {DIFF_LIMIT}"
+    elif diff:
+        try:
+            lineage.texts[DIFF_ARTIFACT] = diff.decode()
+        except UnicodeDecodeError:  # a text file in another encoding: kept byte for byte
+            import base64
+
+            lineage.texts[DIFF_ARTIFACT_BASE64] = base64.b64encode(diff).decode()
+        lineage.tags[TAG_GIT_DIFF] = DIFF_RECORDED
+    if notebook:
+        own = _git(folder, "diff", "HEAD", "--", notebook)
+        if own:
+            lineage.texts[NOTEBOOK_DIFF_ARTIFACT] = own
+
+
+def _record_untracked(lineage: Lineage, folder: Path) -> None:
+    """Names of untracked, not ignored files (paths from the repository's top), when there are any."""
+    listed = _git(
+        folder, "ls-files", "--others", "--exclude-standard", "--directory", "--full-name", "-z", ":/"
+    )
+    names = [name for name in (listed or "").split("\0") if name]
+    if names:
+        lineage.tags[TAG_GIT_UNTRACKED] = str(len(names))
+        lineage.texts[UNTRACKED_ARTIFACT] = "".join(f"{name}\n" for name in names[:UNTRACKED_LIMIT])
 
 
 def _strip_credentials(url: str) -> str:

@@ -263,6 +263,8 @@ class NbopsMagics(Magics):
             card=card,
             run_id=assigned.run_id if assigned else None,
         )
+        if not version.registered:  # under nbops reproduce: the core said so in one line
+            return
         aliases = f" · aliases {', '.join(version.aliases)}" if version.aliases else ""
         print(f"✓ registered {version.name} version {version.version}{aliases} · {version.model_uri}")
         run = f"run {version.run_name!r} ({(version.run_id or '')[:8]}…)"
@@ -292,18 +294,23 @@ class NbopsMagics(Magics):
         done = self._registry_call(
             registry.promote, args.name, args.version, args.alias, _unquote(args.reason)
         )
+        if done.get("held_back"):  # under nbops reproduce: the core said so in one line
+            return
         before = f" (was version {done['from_version']})" if done["from_version"] else ""
         forced = " · forced past the promotion policy" if done.get("forced") else ""
         print(f"✓ {args.name}@{args.alias} → version {done['to_version']}{before}{forced}")
 
     @magic_arguments()
     @argument(
-        "gates", nargs="+", help="Gate names (notebooks/gates/NAME.ipynb, else shipped) or notebook paths."
+        "gates",
+        nargs="+",
+        help="Gate names (notebooks/gates/NAME.ipynb, else shipped) or notebook paths, then the version "
+        "to judge (models:/NAME@ALIAS, prompts:/NAME/VERSION, NAME@ALIAS) unless --model names it.",
     )
     @argument(
         "--model",
         "-m",
-        required=True,
+        default=None,
         help="The version to judge: models:/NAME/VERSION or prompts:/NAME/VERSION (or @ALIAS).",
     )
     @argument(
@@ -319,16 +326,19 @@ class NbopsMagics(Magics):
         Prints a progress line per gate and the summary; the cell fails (one line)
         when a gate failed or could not run, so a notebook run in CI stops there.
         """
-        from . import gates
+        from . import config, gates
+        from .gate_plans import split_subject
 
         if _asks_for_help(self.gate, line):
             return
         args = parse_argstring(self.gate, line)
         parameters = {key: _gate_value(value) for key, value in args.parameter or []}
+        model = _unquote(args.model) if args.model is not None else None
+        names, subject = self._call(split_subject, args.gates, model, config.find_project_root())
         report = self._call(
             gates.run,
-            args.gates,
-            _unquote(args.model),
+            names,
+            subject,
             parameters,
             parallel=args.parallel,
             timeout=args.timeout,
@@ -353,6 +363,8 @@ class NbopsMagics(Magics):
             return
         args = parse_argstring(self.rollback, line)
         done = self._registry_call(registry.rollback, args.name, args.alias, _unquote(args.reason))
+        if done.get("held_back"):  # under nbops reproduce: the core said so in one line
+            return
         print(
             f"✓ {args.name}@{args.alias} rolled back to version {done['to_version']} (was {done['from_version']})"
         )

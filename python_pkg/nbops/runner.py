@@ -46,6 +46,8 @@ class Execution:
     cwd: Path | None = None
     #: Save the executed notebook as cells run (gates: a timed-out gate shows how far it got).
     autosave: bool = False
+    #: Variables added to the kernel's environment (reproduction: the scratch experiment).
+    env: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -137,6 +139,7 @@ def run(execution: Execution, *, engine: str = "papermill", live: Live | None = 
         config.ENV_TRACKING_URI: execution.tracking_uri,
         lineage.ENV_NOTEBOOK_PATH: str(execution.notebook),
         "PYTHONUNBUFFERED": "1",
+        **(execution.env or {}),
     }
     began = time.monotonic()
     with log_path.open("wb") as log:

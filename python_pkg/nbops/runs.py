@@ -31,8 +31,9 @@ _BOOKKEEPING_TAG_PREFIXES = ("mlflow.", "nbops.")
 _Start = Path | str | None
 
 
-#: Experiments that hold nbops' own records, not anybody's training runs.
-INTERNAL_EXPERIMENTS = ("nbops-audit", "nbops-monitoring", "nbops-alerts")
+#: Experiments that hold nbops' own records, not anybody's training runs: the audit log, served
+#: traffic, alerts, and the model servers' deployment records (one long ``serve-…`` run each).
+INTERNAL_EXPERIMENTS = ("nbops-audit", "nbops-monitoring", "nbops-alerts", "nbops-deployments")
 
 
 def recent(max_results: int = 50, page_token: str | None = None, start: _Start = None) -> dict[str, Any]:

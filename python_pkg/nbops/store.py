@@ -440,6 +440,21 @@ def sql_registry_store(client: Any) -> Any | None:
     return registry_store if isinstance(registry_store, SqlAlchemyStore) else None
 
 
+def sql_tracking_store(client: Any) -> Any | None:
+    """MLflow's SQL tracking store behind ``client``, or None for a tracking server and other stores.
+
+    The same bargain as ``sql_registry_store``: a few direct queries on MLflow's own tables where
+    the store is SQL, the public API (``internals_changed``) where it is not or they fail.
+    """
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        tracking_store = client._tracking_client.store
+    except (ImportError, AttributeError):
+        return None
+    return tracking_store if isinstance(tracking_store, SqlAlchemyStore) else None
+
+
 def internals_changed(exc: Exception) -> bool:
     """Whether ``exc`` says MLflow's SQL internals changed shape (use the public client instead)."""
     import sqlalchemy.exc

@@ -118,7 +118,34 @@ def version_detail(name: str, version: str | int, start: _Start = None) -> dict[
         "gates": gates,
         "policy": policy,
         "reproduction": reproduction(name, str(mv.version), start),
+        "deploy": deploy_facts(tags),
         "card_html": cards.to_html_fragment(markdown),
+    }
+
+
+#: The version tags ``nbops.deploy.image`` and ``nbops.deploy.manifests`` write (named here, not imported:
+#: the deploy services sit above this module; a test checks the names agree).
+DEPLOY_IMAGE_TAG = "nbops.deploy.image"
+DEPLOY_DIGEST_TAG = "nbops.deploy.image_digest"
+DEPLOY_IMAGE_ID_TAG = "nbops.deploy.image_id"
+DEPLOY_MANIFESTS_TAG = "nbops.deploy.manifests"
+
+
+def deploy_facts(tags: dict[str, str]) -> dict[str, Any] | None:
+    """The image the version was built as and where its manifests were written, when recorded.
+
+    ``image_digest`` is a registry's digest (the image can be pulled by it) and is set only once
+    the image was pushed; ``image_id`` names a local build that no cluster can pull.
+    """
+    manifests = tags.get(DEPLOY_MANIFESTS_TAG, "")
+    if not (tags.get(DEPLOY_IMAGE_TAG) or manifests):
+        return None
+    target, _, folder = manifests.partition(" ")
+    return {
+        "image": tags.get(DEPLOY_IMAGE_TAG) or None,
+        "image_digest": tags.get(DEPLOY_DIGEST_TAG) or None,
+        "image_id": tags.get(DEPLOY_IMAGE_ID_TAG) or None,
+        "manifests": {"target": target, "folder": folder} if manifests else None,
     }
 
 

@@ -11,7 +11,9 @@ import {
   IDeployment,
   IReadiness,
   IModelReadiness,
+  IPromptDiff,
   IPromptSummary,
+  IPromptUsage,
   IPromptVersion,
   IModelSummary,
   IMonitoringSeries,
@@ -88,6 +90,7 @@ export function versionDetail(name: string, version: string): IVersionDetail {
     run_id: null,
     aliases: [],
     rollback: {},
+    deploy: null,
     lineage: {
       notebook: null,
       cell_sha256: null,
@@ -156,7 +159,13 @@ export function deploymentOf(
 }
 
 export function promptOf(name: string): IPromptSummary {
-  return { name, description: '', created: 1_700_000_000_000, tags: {} };
+  return {
+    name,
+    description: '',
+    created: 1_700_000_000_000,
+    tags: {},
+    aliases: {}
+  };
 }
 
 export function promptVersionOf(
@@ -174,7 +183,8 @@ export function promptVersionOf(
     created: 1_700_000_000_000,
     content_hash: 'h' + version,
     gates: {},
-    tags: {}
+    tags: {},
+    evaluation: null
   };
 }
 
@@ -237,6 +247,10 @@ export class FakeServer {
   readiness: IReadiness = readinessOf([]);
   prompts: IPromptSummary[] = [];
   promptVersions: { [name: string]: IPromptVersion[] } = {};
+  /** The usage windows of each prompt (whatever alias or version is asked). */
+  promptUsage: { [name: string]: IPromptUsage['series'] } = {};
+  /** Diffs by `name from to`; another pair is a 404. */
+  promptDiffs: { [key: string]: IPromptDiff } = {};
   /** Gates the policy requires per alias (a promotion without them is a 409). */
   missingGates: { [alias: string]: string[] } = {};
   /** Answers to throw instead, by path (`models`, `alerts`, ...). */
@@ -314,7 +328,9 @@ export class FakeServer {
         return { events: items, total: this.events.length, next_page_token };
       }
       case 'deployments':
-        return this.deployments;
+        return name !== undefined || query.stopped === 'true'
+          ? this.deployments
+          : this.deployments.filter(d => d.status !== 'stopped');
       case 'readiness':
         return this.readiness;
       case 'prompts':
@@ -372,6 +388,29 @@ export class FakeServer {
         message: `no prompt named '${name}'`,
         error: 'NotFound'
       });
+    }
+    if (sub === 'usage') {
+      const version =
+        query.version ??
+        versions.find(v => v.aliases.includes(query.alias))?.version;
+      if (!version) {
+        throw httpError(404, {
+          message: `prompt '${name}' has no alias '${query.alias}'`,
+          error: 'NotFound'
+        });
+      }
+      const series = this.promptUsage[name] ?? {};
+      return { prompt: name, version, alias: query.alias ?? null, series };
+    }
+    if (sub === 'diff') {
+      const diff = this.promptDiffs[`${name} ${query.from} ${query.to}`];
+      if (!diff) {
+        throw httpError(404, {
+          message: `prompt '${name}' has no version ${query.to}`,
+          error: 'NotFound'
+        });
+      }
+      return diff;
     }
     if (method === 'POST') {
       const alias = body.alias;

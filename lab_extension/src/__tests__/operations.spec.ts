@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import {
+  RECENT_STOPPED,
   sortDeployments,
   trafficSplit,
   trafficStats
@@ -59,6 +60,25 @@ describe('deployments', () => {
       'gone',
       'old'
     ]);
+  });
+
+  it('keep the five newest stopped servers after the running ones', async () => {
+    server.deployments = [
+      deploymentOf('up', 'live', { started: 1 }),
+      ...[2, 3, 4, 5, 6, 7].map(n =>
+        deploymentOf(`ended-${n}`, 'stopped', { started: n })
+      )
+    ];
+    await panel.deployments.refresh();
+    expect(panel.deployments.items.map(d => d.id)).toEqual([
+      'up',
+      'ended-7',
+      'ended-6',
+      'ended-5',
+      'ended-4',
+      'ended-3'
+    ]);
+    expect(RECENT_STOPPED).toBe(5);
   });
 
   it('split traffic between the served alias, canaries and a shadow', () => {
@@ -130,6 +150,7 @@ describe('prompts', () => {
     await panel.prompts.refresh();
     expect(server.log.sort()).toEqual([
       'GET prompts',
+      'GET prompts/answer/usage',
       'GET prompts/answer/versions'
     ]);
   });

@@ -1,16 +1,29 @@
 /**
- * The Prompts section: the prompt registry's prompts, paged; an expanded
- * prompt shows its versions (newest first) with their aliases, template and
- * variables, and can move an alias (promote, roll back) under the same policy
- * and audit log as models.
+ * The Prompts section: the prompt registry's prompts, paged, each with its
+ * aliases; an expanded prompt shows its versions (newest first) with their
+ * aliases, template, variables and latest evaluation, a diff of two versions,
+ * the usage charts of the version an alias holds, and can move an alias
+ * (promote, roll back) under the same policy and audit log as models.
  */
 
 import { Signal } from '@lumino/signaling';
 
-import { IPromptSummary, IPromptVersion } from '../api';
+import {
+  IPromptDiff,
+  IPromptSummary,
+  IPromptUsage,
+  IPromptVersion
+} from '../api';
 import { IPage, RefreshOutcome } from '../paged';
 import { describeError, IErrorInfo } from './errors';
 import { ListSection } from './list';
+import { defaultDiffPair, IDiffPair } from './promptsdiff';
+import {
+  choiceKey,
+  defaultUsageChoice,
+  UsageChoice,
+  usageChoices
+} from './promptsusage';
 import {
   combineOutcomes,
   ISectionHost,
@@ -34,6 +47,24 @@ export interface IPromptAction {
   name: string;
   busy: boolean;
   done: string | null;
+  error: IErrorInfo | null;
+}
+
+/**
+ * The diff shown for one prompt: the two versions and, once loaded, the diff.
+ */
+export interface IPromptDiffState extends IDiffPair {
+  diff: IPromptDiff | null;
+  error: IErrorInfo | null;
+}
+
+/**
+ * The usage charts shown for one prompt: what they are of and, once loaded,
+ * its windows.
+ */
+export interface IPromptUsageState {
+  choice: UsageChoice;
+  usage: IPromptUsage | null;
   error: IErrorInfo | null;
 }
 
@@ -72,11 +103,17 @@ export class PromptsModel extends ListSection<IPromptSummary> {
   }
 
   /**
-   * Alias → version of a prompt, from its loaded versions.
+   * Alias → version of a prompt: from its loaded versions once expanded, from
+   * its row of the list before.
    */
   aliasesOf(name: string): { [alias: string]: string } {
+    const view = this.versionsOf(name);
+    if (!view.loaded) {
+      const row = this.state.items.find(p => p.name === name);
+      return { ...(row?.aliases ?? {}) };
+    }
     const aliases: { [alias: string]: string } = {};
-    for (const version of this.versionsOf(name).versions) {
+    for (const version of view.versions) {
       for (const alias of version.aliases) {
         aliases[alias] = version.version;
       }
@@ -105,6 +142,73 @@ export class PromptsModel extends ListSection<IPromptSummary> {
       ...[...this._expanded].map(name => this._loadVersions(name))
     ]);
     return combineOutcomes(outcomes);
+  }
+
+  /**
+   * The diff shown for a prompt, or null when none is open.
+   */
+  diffOf(name: string): IPromptDiffState | null {
+    return this._diffs.get(name) ?? null;
+  }
+
+  /**
+   * Show the diff of two versions of a prompt (`from`: the `-` side).
+   * Without versions: the given one (else the newest) against the one
+   * before it.
+   */
+  async showDiff(name: string, from?: string, to?: string): Promise<void> {
+    const pair =
+      from !== undefined && to !== undefined
+        ? { from, to }
+        : defaultDiffPair(this.versionsOf(name).versions, to ?? from);
+    if (!pair) {
+      return;
+    }
+    this._diffs.set(name, { ...pair, diff: null, error: null });
+    this.emitChanged();
+    let next: IPromptDiffState;
+    try {
+      const diff = await this.host.api.promptDiff(name, pair.from, pair.to);
+      next = { ...pair, diff, error: null };
+    } catch (reason) {
+      next = {
+        ...pair,
+        diff: null,
+        error: describeError(reason, this.host.trans)
+      };
+    }
+    const now = this._diffs.get(name);
+    if (now && now.from === pair.from && now.to === pair.to) {
+      this._diffs.set(name, next); // a later choice is not overwritten
+      this.emitChanged();
+    }
+  }
+
+  closeDiff(name: string): void {
+    this._diffs.delete(name);
+    this.emitChanged();
+  }
+
+  /**
+   * The usage charts of a prompt, or null before its versions are loaded.
+   */
+  usageOf(name: string): IPromptUsageState | null {
+    return this._usage.get(name) ?? null;
+  }
+
+  /**
+   * Show the usage of the version an alias holds (or of a version).
+   */
+  showUsage(name: string, choice: UsageChoice): Promise<RefreshOutcome> {
+    const before = this._usage.get(name);
+    const same = before && choiceKey(before.choice) === choiceKey(choice);
+    this._usage.set(name, {
+      choice,
+      usage: same ? before.usage : null,
+      error: null
+    });
+    this.emitChanged();
+    return this._loadUsage(name);
   }
 
   /**
@@ -191,6 +295,20 @@ export class PromptsModel extends ListSection<IPromptSummary> {
       const changed = JSON.stringify(next) !== JSON.stringify(before);
       this._versions.set(name, next);
       this.emitChanged();
+      let usage = this._usage.get(name);
+      const held = usageChoices(next.versions).map(c => c.key);
+      if (usage && !held.includes(choiceKey(usage.choice))) {
+        usage = undefined; // its alias was unset: show the default again
+      }
+      const choice = usage?.choice ?? defaultUsageChoice(next.versions);
+      if (choice) {
+        if (!usage) {
+          this._usage.set(name, { choice, usage: null, error: null });
+        }
+        // New windows are logged while the prompt is open: read them again.
+        const read = await this._loadUsage(name);
+        return changed ? 'changed' : read;
+      }
       return changed ? 'changed' : 'same';
     } catch (reason) {
       this._versions.set(name, {
@@ -200,6 +318,30 @@ export class PromptsModel extends ListSection<IPromptSummary> {
       this.emitChanged();
       return 'error';
     }
+  }
+
+  private async _loadUsage(name: string): Promise<RefreshOutcome> {
+    const before = this._usage.get(name);
+    if (!before) {
+      return 'same';
+    }
+    const key = choiceKey(before.choice);
+    let next: IPromptUsageState;
+    try {
+      const usage = await this.host.api.promptUsage(name, before.choice);
+      next = { choice: before.choice, usage, error: null };
+    } catch (reason) {
+      const error = describeError(reason, this.host.trans);
+      next = { ...before, error };
+    }
+    const now = this._usage.get(name);
+    if (!now || choiceKey(now.choice) !== key) {
+      return 'same'; // the user chose another alias meanwhile
+    }
+    const changed = JSON.stringify(next) !== JSON.stringify(now);
+    this._usage.set(name, next);
+    this.emitChanged();
+    return next.error ? 'error' : changed ? 'changed' : 'same';
   }
 
   private async _changeAlias(
@@ -224,6 +366,8 @@ export class PromptsModel extends ListSection<IPromptSummary> {
 
   private _expanded = new Set<string>();
   private _versions = new Map<string, IPromptVersionsState>();
+  private _diffs = new Map<string, IPromptDiffState>();
+  private _usage = new Map<string, IPromptUsageState>();
   private _action: IPromptAction | null = null;
   private _actionFinished = new Signal<this, IPromptAction>(this);
 }

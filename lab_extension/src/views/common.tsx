@@ -31,6 +31,12 @@ export interface IViewContext {
   /** The same, for a prompt (by its name, without `prompts:/`). */
   promotePrompt: (name: string, version: string, alias: string | null) => void;
   rollbackPrompt: (name: string, version: string, alias: string) => void;
+  /** Ask for a reason, then promote or abort a model's running canary. */
+  endCanary?: (
+    model: string,
+    alias: string,
+    ending: 'promote' | 'abort'
+  ) => void;
 }
 
 /**

@@ -8,15 +8,22 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { IDeployment } from '../api';
+import { IDeployment, IDeploymentTraffic } from '../api';
+import { chartLabels } from '../charts';
 import { formatNumber, formatStart, versionLabel } from '../format';
 import {
+  canaryControls,
   DeploymentsModel,
+  ICanaryAction,
+  trafficCharts,
   trafficSplit,
   trafficStats
 } from '../model/deployments';
 import { IErrorInfo } from '../model/errors';
+import { VegaChart } from './chart';
 import { Code, ErrorNote, ISectionView, IViewContext, Loading } from './common';
+
+type CanaryEnding = 'promote' | 'abort';
 
 /**
  * How a user starts a server: from a notebook or a terminal.
@@ -29,6 +36,10 @@ export function DeploymentsSection(props: {
   deployments: readonly IDeployment[];
   loaded: boolean;
   error: IErrorInfo | null;
+  traffic?: ReadonlyMap<string, IDeploymentTraffic>;
+  action?: ICanaryAction | null;
+  themeKey?: number;
+  onEndCanary?: (model: string, alias: string, ending: CanaryEnding) => void;
 }): JSX.Element {
   const { trans, deployments, error } = props;
   let body: JSX.Element | null;
@@ -55,6 +66,12 @@ export function DeploymentsSection(props: {
             key={deployment.id}
             deployment={deployment}
             trans={trans}
+            traffic={props.traffic?.get(deployment.id) ?? null}
+            action={
+              props.action?.model === deployment.model ? props.action : null
+            }
+            themeKey={props.themeKey ?? 0}
+            onEndCanary={props.onEndCanary}
           />
         ))}
       </ul>
@@ -86,6 +103,10 @@ function statusText(status: string, trans: TranslationBundle): string {
 function DeploymentItem(props: {
   deployment: IDeployment;
   trans: TranslationBundle;
+  traffic: IDeploymentTraffic | null;
+  action: ICanaryAction | null;
+  themeKey: number;
+  onEndCanary?: (model: string, alias: string, ending: CanaryEnding) => void;
 }): JSX.Element {
   const { deployment: d, trans } = props;
   const started = formatStart(d.started === null ? null : d.started * 1000);
@@ -183,7 +204,150 @@ function DeploymentItem(props: {
           ))}
         </dl>
       )}
+      {props.traffic && (
+        <TrafficCharts
+          traffic={props.traffic}
+          trans={trans}
+          themeKey={props.themeKey}
+        />
+      )}
+      {d.status !== 'stopped' && (
+        <CanaryPanel
+          deployment={d}
+          traffic={props.traffic}
+          action={props.action}
+          trans={trans}
+          onEndCanary={props.onEndCanary}
+        />
+      )}
     </li>
+  );
+}
+
+function TrafficCharts(props: {
+  traffic: IDeploymentTraffic;
+  trans: TranslationBundle;
+  themeKey: number;
+}): JSX.Element {
+  const { traffic, trans } = props;
+  const charts = trafficCharts(
+    traffic,
+    {
+      rate: trans.__('Requests per minute'),
+      latency: trans.__('p95 latency (ms)'),
+      errors: trans.__('Error rate (%)')
+    },
+    chartLabels(trans),
+    (version, role) => trans.__('v%1 (%2)', version, role)
+  );
+  if (charts.every(chart => chart.empty)) {
+    return (
+      <p className="nbops-muted nbops-deployment-traffic-empty">
+        {trans.__('No inference batches logged since the server started.')}
+      </p>
+    );
+  }
+  return (
+    <div className="nbops-deployment-traffic" data-traffic-charts="true">
+      {charts.map(chart => (
+        <figure key={chart.title} className="nbops-deployment-chart">
+          <figcaption className="nbops-muted">{chart.title}</figcaption>
+          <VegaChart
+            data={chart}
+            themeKey={props.themeKey}
+            label={`${chart.title}. ${chart.summary}`}
+          />
+        </figure>
+      ))}
+    </div>
+  );
+}
+
+function CanaryPanel(props: {
+  deployment: IDeployment;
+  traffic: IDeploymentTraffic | null;
+  action: ICanaryAction | null;
+  trans: TranslationBundle;
+  onEndCanary?: (model: string, alias: string, ending: CanaryEnding) => void;
+}): JSX.Element {
+  const { deployment: d, trans, action } = props;
+  const canary = props.traffic?.canary ?? null;
+  const controls = canaryControls(d, canary, trans);
+  const busy = action?.busy === true;
+  const off = !controls.enabled || busy;
+  // aria-disabled (not disabled) keeps the button focusable and its tooltip
+  // shown, so a keyboard or pointer user learns why it does not act.
+  const button = (ending: CanaryEnding, label: string) => (
+    <button
+      type="button"
+      className={`nbops-button nbops-canary-button nbops-canary-${ending}`}
+      aria-disabled={off}
+      title={controls.why ?? label}
+      onClick={() => {
+        if (!off) {
+          props.onEndCanary?.(d.model, d.alias, ending);
+        }
+      }}
+    >
+      {label}
+    </button>
+  );
+  return (
+    <div
+      className="nbops-deployment-canary"
+      data-canary-state={canary?.state ?? 'none'}
+    >
+      {canary && (
+        <div className="nbops-row-line nbops-row-meta">
+          <span className="nbops-canary-verdict" data-verdict={canary.verdict}>
+            {trans.__(
+              'Canary v%1 vs v%2: step %3 of %4 at %5 %, %6 (%7)',
+              canary.version,
+              canary.champion_version,
+              canary.step,
+              canary.steps.length,
+              canary.share,
+              canary.verdict,
+              canary.reason
+            )}
+          </span>
+        </div>
+      )}
+      {canary && canary.rules.length > 0 && (
+        <ul className="nbops-canary-rules">
+          {canary.rules.map(rule => (
+            <li key={rule.rule} data-rule={rule.rule}>
+              {trans.__(
+                '%1: %2 (limit %3) %4',
+                rule.rule,
+                rule.value === null ? '–' : formatNumber(rule.value),
+                formatNumber(rule.limit),
+                rule.passed === null
+                  ? trans.__('waiting')
+                  : rule.passed
+                    ? trans.__('pass')
+                    : trans.__('fail')
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <div className="nbops-row-line nbops-canary-actions">
+        {button('promote', trans.__('Promote canary'))}
+        {button('abort', trans.__('Abort'))}
+      </div>
+      {action?.error && (
+        <div className="nbops-error" role="alert">
+          {action.error.missingGates.length
+            ? trans.__(
+                'Refused: %1 Missing gates: %2.',
+                action.error.message,
+                action.error.missingGates.join(', ')
+              )
+            : action.error.message}
+        </div>
+      )}
+    </div>
   );
 }
 
@@ -206,6 +370,10 @@ export function deploymentsSection(
         deployments={model.items}
         loaded={model.loaded}
         error={model.error}
+        traffic={model.traffic}
+        action={model.action}
+        themeKey={context.themeKey}
+        onEndCanary={context.endCanary}
       />
     )
   };

@@ -93,6 +93,41 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
         <dd className="nbops-mono" title={detail.run_id ?? undefined}>
           {run?.run_name || detail.run_id || NO_VALUE}
         </dd>
+        {detail.deploy?.image && (
+          <>
+            <dt>{trans.__('Image')}</dt>
+            <dd
+              className="nbops-mono nbops-deploy-image"
+              title={
+                detail.deploy.image_digest
+                  ? trans.__('pushed, digest %1', detail.deploy.image_digest)
+                  : trans.__(
+                      'built, not pushed (image ID %1): pinned manifests name it by tag',
+                      detail.deploy.image_id ?? NO_VALUE
+                    )
+              }
+            >
+              {detail.deploy.image_digest
+                ? `${detail.deploy.image}@${detail.deploy.image_digest.slice(0, 19)}…`
+                : detail.deploy.image}
+            </dd>
+          </>
+        )}
+        {detail.deploy?.manifests && (
+          <>
+            <dt>{trans.__('Manifests')}</dt>
+            <dd
+              className="nbops-mono nbops-deploy-manifests"
+              title={detail.deploy.manifests.folder}
+            >
+              {trans.__(
+                '%1 in %2',
+                detail.deploy.manifests.target,
+                detail.deploy.manifests.folder
+              )}
+            </dd>
+          </>
+        )}
       </dl>
       <Actions {...props} detail={detail} />
       <Gates {...props} detail={detail} />

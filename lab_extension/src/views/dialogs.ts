@@ -286,3 +286,38 @@ export function askRollback(options: {
     warn: true
   });
 }
+
+/**
+ * Confirm ending `model`'s running canary: promoting its challenger to
+ * `alias` (the promotion policy applies) or aborting it.
+ */
+export function askCanaryEnding(options: {
+  trans: TranslationBundle;
+  model: string;
+  alias: string;
+  ending: 'promote' | 'abort';
+}): Promise<IAliasChoice | null> {
+  const { trans, model, alias, ending } = options;
+  return askAliasChange({
+    trans,
+    title:
+      ending === 'promote'
+        ? trans.__('Promote the canary of %1', model)
+        : trans.__('Abort the canary of %1', model),
+    message:
+      ending === 'promote'
+        ? trans.__(
+            "Point %1 of %2 at the canary's version now; the promotion policy applies. Your reason goes into the audit log.",
+            alias,
+            model
+          )
+        : trans.__(
+            'Send no more requests to the canary of %1; %2 keeps serving. Your reason goes into the audit log.',
+            model,
+            alias
+          ),
+    accept: ending === 'promote' ? trans.__('Promote') : trans.__('Abort'),
+    alias,
+    warn: ending === 'abort'
+  });
+}

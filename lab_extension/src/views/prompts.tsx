@@ -1,8 +1,9 @@
 /**
- * The Prompts section: the prompt registry's prompts; an expanded prompt
- * lists its versions with their aliases, variables and template (variables
- * highlighted), and promotes or rolls back an alias through the same dialogs
- * as models.
+ * The Prompts section: the prompt registry's prompts with their aliases; an
+ * expanded prompt lists its versions with their aliases, variables, template
+ * (variables highlighted) and evaluation, compares two versions line by line,
+ * charts the usage of the version an alias holds, and promotes or rolls back
+ * an alias through the same dialogs as models.
  */
 
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -13,6 +14,7 @@ import { IPromptSummary, IPromptVersion } from '../api';
 import { formatStart, versionLabel } from '../format';
 import { IErrorInfo } from '../model/errors';
 import { IPromptAction, PromptsModel, templateParts } from '../model/prompts';
+import { UsageChoice } from '../model/promptsusage';
 import { IPagedState } from '../paged';
 import {
   activateOnKey,
@@ -25,6 +27,11 @@ import {
   LoadMoreButton,
   Loading
 } from './common';
+import {
+  PromptDiffView,
+  PromptEvaluation,
+  PromptUsageView
+} from './promptdetail';
 
 /**
  * What a new user types to register a first prompt.
@@ -37,7 +44,12 @@ interface IPromptsSectionProps {
   list: Readonly<IPagedState<IPromptSummary>>;
   error: IErrorInfo | null;
   action: IPromptAction | null;
+  themeKey: number;
   onLoadMore: () => void;
+  /** Compare two versions; without them, `version` against the one before. */
+  onDiff: (name: string, from?: string, to?: string) => void;
+  onCloseDiff: (name: string) => void;
+  onUsage: (name: string, choice: UsageChoice) => void;
   onToggle: (name: string, open: boolean) => void;
   onPromote: (name: string, version: string, alias: string | null) => void;
   onRollback: (name: string, version: string, alias: string) => void;
@@ -164,9 +176,21 @@ function PromptVersions(
   }
   const action =
     props.action && props.action.name === prompt.name ? props.action : null;
+  const diff = model.diffOf(prompt.name);
+  const usage = model.usageOf(prompt.name);
   return (
     <>
       {view.error && <ErrorNote what={what} error={view.error} trans={trans} />}
+      {diff && (
+        <PromptDiffView
+          name={prompt.name}
+          state={diff}
+          versions={view.versions}
+          trans={trans}
+          onChange={(from, to) => props.onDiff(prompt.name, from, to)}
+          onClose={() => props.onCloseDiff(prompt.name)}
+        />
+      )}
       {action?.done && (
         <p className="nbops-action-done" role="status">
           {action.done}
@@ -198,9 +222,20 @@ function PromptVersions(
             {...props}
             version={version}
             busy={action?.busy ?? false}
+            comparable={view.versions.length > 1}
           />
         ))}
       </ul>
+      {usage && (
+        <PromptUsageView
+          name={prompt.name}
+          state={usage}
+          versions={view.versions}
+          trans={trans}
+          themeKey={props.themeKey}
+          onChoose={choice => props.onUsage(prompt.name, choice)}
+        />
+      )}
     </>
   );
 }
@@ -210,6 +245,7 @@ function PromptVersionItem(
     prompt: IPromptSummary;
     version: IPromptVersion;
     busy: boolean;
+    comparable: boolean;
   }
 ): JSX.Element {
   const { trans, prompt, version, busy } = props;
@@ -249,7 +285,23 @@ function PromptVersionItem(
         </div>
       )}
       <Template version={version} trans={trans} />
+      <PromptEvaluation version={version} trans={trans} />
       <div className="nbops-action-row">
+        {props.comparable && (
+          <button
+            type="button"
+            className="nbops-button nbops-diff-open"
+            title={trans.__(
+              'Show what changed between %1 and the version before it',
+              label
+            )}
+            onClick={() =>
+              props.onDiff(prompt.name, undefined, version.version)
+            }
+          >
+            {trans.__('Diff')}
+          </button>
+        )}
         <button
           type="button"
           className="nbops-button nbops-promote"
@@ -355,7 +407,11 @@ export function promptsSection(
         list={model.state}
         error={model.error}
         action={model.action}
+        themeKey={context.themeKey}
         onLoadMore={() => void model.loadMore()}
+        onDiff={(name, from, to) => void model.showDiff(name, from, to)}
+        onCloseDiff={name => model.closeDiff(name)}
+        onUsage={(name, choice) => void model.showUsage(name, choice)}
         onToggle={(name, open) => void model.toggle(name, open)}
         onPromote={context.promotePrompt}
         onRollback={context.rollbackPrompt}

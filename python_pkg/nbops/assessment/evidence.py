@@ -15,14 +15,14 @@ every kind of record is read once for the whole project and grouped here:
 - deployments (a canary split served): one search; the policy, alert rules, canary and review
   tables from ``pyproject.toml``.
 
-Only models that have a review in the audit log cost one more query each, for their last review.
+Models that have a review in the audit log cost one more search in all (``reviews.last_reviews``).
 Nothing here scores: ``scoring`` turns this evidence into points.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from .. import audit, config, store
@@ -335,48 +335,14 @@ def _deployments(evidence: list[ModelEvidence], model: str | None, project: conf
 
 
 def _reviews(evidence: list[ModelEvidence], events: list[Any], project: config.Project) -> None:
-    """The last review of each model the audit log shows reviewed (every recorded review is audited).
-
-    One model: ``reviews.last_review``. Several: one search of the review runs, newest first, read
-    as ``last_review`` reads one, instead of a query per model.
-    """
+    """The last review of each model the audit log shows reviewed (every recorded review is audited),
+    read by ``reviews.last_reviews`` in one search for all of them."""
     from ..monitoring import reviews
 
     reviewed = {event.model for event in events if event.action == "review"}
     wanted = [e for e in evidence if e.name in reviewed]
-    if len(wanted) <= 1:
-        for e in wanted:
-            e.last_review = reviews.last_review(e.name, project)
+    if not wanted:
         return
-    client = store.client(project)
-    experiment = client.get_experiment_by_name(reviews.EXPERIMENT)
-    if experiment is None:
-        return
-    by_name = {e.name: e for e in wanted}
-    kind = f"tags.`{reviews.TAG}kind` = '{reviews.KIND_REVIEW}'"
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment.experiment_id],
-            filter_string=kind,
-            order_by=["attributes.start_time DESC"],
-            max_results=_RUNS_PAGE,
-            page_token=token,
-        )
-        for run in page:
-            e = by_name.get(run.data.tags.get(f"{reviews.TAG}model", ""))
-            if e is not None and e.last_review is None:
-                e.last_review = {
-                    "model": e.name,
-                    "who": run.data.tags.get(f"{reviews.TAG}by", ""),
-                    "when": _iso(run.info.start_time),
-                    "run_id": run.info.run_id,
-                    "timestamp": run.info.start_time,
-                }
-        token = page.token
-        if not token or all(e.last_review is not None for e in wanted):
-            return
-
-
-def _iso(millis: int) -> str:
-    return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    found = reviews.last_reviews([e.name for e in wanted], project)
+    for e in wanted:
+        e.last_review = found.get(e.name)

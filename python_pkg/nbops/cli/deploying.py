@@ -71,7 +71,7 @@ def deploy_image(
     serves = "pinned" if built.pinned else f"as {built.alias}"
     pushed = ", pushed" if built.pushed else ""
     click.echo(
-        f"{built.tag} ({built.digest}) serves {built.model} version {built.version} "
+        f"{built.tag} ({built.digest or 'image ' + built.image_id}) serves {built.model} version {built.version} "
         f"{serves}; built in {built.build_seconds:.1f}s with {built.engine}{pushed}"
     )
 

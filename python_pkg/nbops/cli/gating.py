@@ -18,13 +18,14 @@ def gate() -> None:
 
 
 @gate.command("run")
-@click.argument("gates", nargs=-1, required=True)
+@click.argument("gates", nargs=-1, required=True, metavar="GATE... [MODEL]")
 @click.option(
     "--model",
     "-m",
     "model_uri",
-    required=True,
-    help="models:/NAME/VERSION, models:/NAME@ALIAS, prompts:/NAME/VERSION or prompts:/NAME@ALIAS.",
+    default=None,
+    help="The version to gate, instead of positionally: models:/NAME/VERSION, models:/NAME@ALIAS, "
+    "prompts:/NAME/VERSION or prompts:/NAME@ALIAS.",
 )
 @click.option(
     "--parameters",
@@ -56,7 +57,7 @@ def gate() -> None:
 @_reports_errors
 def gate_run(
     gates: tuple[str, ...],
-    model_uri: str,
+    model_uri: str | None,
     parameters: tuple[tuple[str, str], ...],
     raw: tuple[tuple[str, str], ...],
     parallel: int,
@@ -65,9 +66,18 @@ def gate_run(
     report: str | None,
     as_json: bool,
 ) -> None:
-    """Run GATE... (gate names or notebook paths) on a model or prompt version.
+    """Run GATE... (gate names or notebook paths) on a model or prompt version MODEL.
 
-    A name is the project's notebooks/gates/NAME.ipynb, else the shipped gate NAME
+    MODEL is models:/NAME/VERSION, models:/NAME@ALIAS, prompts:/NAME/VERSION or
+    prompts:/NAME@ALIAS (NAME@ALIAS and NAME/VERSION alone mean a model), after the gates or
+    with --model:
+
+    \b
+        nbops gate run llm_quality prompts:/support-reply@candidate -p data_path rows.jsonl
+        nbops gate run performance fairness --model models:/churn/3
+
+    An argument that could be a gate as well as a version is refused unless --model names the
+    version. A gate name is the project's notebooks/gates/NAME.ipynb, else the shipped gate NAME
     (nbops gate list shows them all). Each gate runs headless in its own process; its
     verdict is recorded on the model or prompt version (tag nbops.gate.GATE), in the audit
     log and as a run of the experiment nbops-gates.
@@ -75,12 +85,15 @@ def gate_run(
     """
     from papermill.cli import _resolve_type
 
+    from .. import config
     from .. import gates as runner
+    from ..gate_plans import split_subject
 
     values = {key: _resolve_type(value) for key, value in parameters} | dict(raw)
+    names, subject = split_subject(list(gates), model_uri, config.find_project_root())
     done = runner.run(
-        list(gates),
-        model_uri,
+        names,
+        subject,
         values,
         parallel=parallel,
         timeout=timeout,

@@ -171,9 +171,50 @@ def _fill(
     _nbops_wheel(work / "nbops-dist")
     if offline:
         _download_wheels(work / "requirements.txt", work / "wheels", python)
+    (work / "project").mkdir()
+    (work / "project" / "pyproject.toml").write_text(project_settings(start))
     (work / "Dockerfile").write_text(dockerfile(facts, base, offline))
     (work / MARKER).write_text(json.dumps({"model": facts.name, "version": facts.version}) + "\n")
     return BuildContext(work, facts, base, python, offline, requirements)
+
+
+# --- the project's settings ------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def project_settings(start: Any) -> str:
+    """The project's ``[tool.nbops]`` tables, as the image's own ``pyproject.toml``.
+
+    The server in the image reads the same serving, canary, alert and notification settings as
+    ``nbops serve`` on the host (a stable pod judging a canary from the store applies the project's
+    limits, not the defaults). The tables are copied as text, comments kept; when the layout is one
+    the copy cannot cut out exactly (``nbops.…`` keys under a plain ``[tool]`` table), the whole
+    file is copied instead — it holds nothing the project's repository does not.
+    """
+    import tomllib
+
+    from .. import config
+
+    project = config.resolve(start)
+    head = f"# The [tool.nbops] settings of {project.root.name}, copied by nbops deploy image.\n"
+    if project.pyproject is None or not project.tool:
+        return head
+    text = project.pyproject.read_text()
+    kept, keeping = [], False
+    for line in text.splitlines():
+        header = _HEADER.match(line)
+        if header:
+            name = header.group(1).replace('"', "").replace(" ", "")
+            keeping = name == "tool.nbops" or name.startswith("tool.nbops.")
+        if keeping:
+            kept.append(line)
+    copied = head + "\n".join(kept) + "\n"
+    try:
+        same = tomllib.loads(copied).get("tool", {}).get("nbops") == project.tool
+    except tomllib.TOMLDecodeError:
+        same = False
+    return copied if same else head + text
 
 
 # --- the model and its requirements -----------------------------------------------------------------
@@ -351,6 +392,8 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps /opt/nbops/dis
 
 # The model: the only layer a new version changes.
 COPY model/ /opt/nbops/model/
+# The project's [tool.nbops] settings: serving, canary limits, alerts and notifications.
+COPY --chown={USER_ID}:{USER_ID} project/pyproject.toml /home/nbops/pyproject.toml
 ENV {env} \\
     HOST=0.0.0.0 \\
     PORT=8080 \\

@@ -2,13 +2,16 @@
 
 The steps: resolve ``MODEL@ALIAS`` or ``MODEL/VERSION`` to a version, write its build context
 (``context.py``), build it (offline: ``--network none --pull=never``, the wheels already in the
-context), optionally push it, then record the image's tag and digest on the model version (tags
-``nbops.deploy.image`` and ``nbops.deploy.image_digest``) and in the audit log (action ``image``).
+context), optionally push it, then record the image on the model version (tags ``nbops.deploy.image``,
+``nbops.deploy.image_id`` and, once pushed, ``nbops.deploy.image_digest``) and in the audit log
+(action ``image``).
 Podman builds in Docker's image format, because the OCI format has no HEALTHCHECK.
 
 A pushed image's digest is the one the registry reports (an engine may compress layers again on
 push, so the local digest would name nothing a cluster can pull); a pinned manifest names the image
-by it. With ``pin`` the image serves ``MODEL/VERSION`` instead of following its alias.
+by it. An image that was only built has no such digest: its engine's image ID (which Docker prints
+as ``sha256:…`` too) is recorded as an ID, never as a digest, so no manifest names it
+``image@sha256:<id>``, a reference no registry can serve. With ``pin`` the image serves ``MODEL/VERSION`` instead of following its alias.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .engine import Engine, find_engine
 
 TAG_IMAGE = "nbops.deploy.image"
 TAG_DIGEST = "nbops.deploy.image_digest"
+TAG_IMAGE_ID = "nbops.deploy.image_id"
 AUDIT_ACTION = "image"
 _TARGET = re.compile(r"(?:models:/)?(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[^/@]+))")
 _DEFAULT_ALIAS = "champion"
@@ -42,7 +46,10 @@ class PushFailed(NbopsError):
 
 @dataclass
 class BuiltImage:
-    """A built image: its tag and digest, the version it serves, and how long the build took."""
+    """A built image: its tag, ID and registry digest, the version it serves, and how long the build took.
+
+    ``digest`` is the registry's (``""`` until the image is pushed); ``image_id`` the engine's local ID.
+    """
 
     tag: str
     digest: str
@@ -53,6 +60,7 @@ class BuiltImage:
     engine: str
     context: str | None
     build_seconds: float
+    image_id: str = ""
     pinned: bool = False
     pushed: bool = False
     output: str = field(repr=False, default="")
@@ -130,7 +138,8 @@ def build(
     Everything that can be refused (engine, version, artifacts, folder) is checked before the build;
     without ``context_dir`` the context lives in a temporary folder that is removed afterwards.
     ``pin`` (default ``[tool.nbops.deploy] pin``) bakes in ``MODEL/VERSION`` rather than the alias;
-    ``push`` pushes the tag and records the registry's digest.
+    ``push`` pushes the tag and records the registry's digest; without it no digest is recorded (the
+    local image ID is not one a cluster can pull by).
     """
     from .. import config
     from .plan import resolve_pin
@@ -159,7 +168,8 @@ def build(
     )
     try:
         seconds, output = _run_build(found_engine, context, tag)
-        digest = _push(found_engine, tag) if push else _digest(found_engine, tag)
+        image_id = _image_id(found_engine, tag)
+        digest = _push(found_engine, tag) if push else ""
     finally:
         if context_dir is None:
             shutil.rmtree(context.path, ignore_errors=True)
@@ -173,6 +183,7 @@ def build(
         engine=found_engine.name,
         context=str(context.path) if context_dir is not None else None,
         build_seconds=seconds,
+        image_id=image_id,
         pinned=pinned,
         pushed=push,
         output=output,
@@ -200,21 +211,20 @@ def _run_build(engine: Engine, context: BuildContext, tag: str) -> tuple[float, 
     return seconds, output
 
 
-def _digest(engine: Engine, tag: str) -> str:
+def _image_id(engine: Engine, tag: str) -> str:
+    """The engine's ID of the built image: it names the image on this machine only."""
     done = subprocess.run(
-        [engine.path, "image", "inspect", "--format", "{{.Digest}}", tag], capture_output=True, text=True
+        [engine.path, "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True
     )
-    digest = done.stdout.strip()
-    if done.returncode != 0 or not digest or digest == "<no value>":
-        done = subprocess.run(
-            [engine.path, "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True
-        )
-        digest = done.stdout.strip()
-    return digest
+    found = done.stdout.strip()
+    return found if done.returncode == 0 and found != "<no value>" else ""
 
 
 def _push(engine: Engine, tag: str) -> str:
-    """Push ``tag`` and return the digest the registry now holds it under (``sha256:…``)."""
+    """Push ``tag`` and return the digest the registry now holds it under (``sha256:…``).
+
+    ``""`` when the engine reports none: the image is then named by its tag, never by a local ID.
+    """
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="nbops-push-") as folder:
@@ -243,16 +253,24 @@ def _push(engine: Engine, tag: str) -> str:
     for line in inspected.stdout.split():
         if line.startswith(f"{repository}@sha256:"):
             return line.split("@", 1)[1]
-    return _digest(engine, tag)
+    return ""
 
 
 def _record(built: BuiltImage, offline: bool, start: Path | str | None) -> None:
-    """The tag and digest on the model version, and one ``image`` event in the audit log."""
+    """The tag, ID and digest on the model version, and one ``image`` event in the audit log.
+
+    A build that was not pushed removes a digest recorded by an earlier push: that digest names
+    another build than the one the tag now points at.
+    """
     from .. import audit, store
 
     client = store.client(start)
     client.set_model_version_tag(built.model, built.version, TAG_IMAGE, built.tag)
-    client.set_model_version_tag(built.model, built.version, TAG_DIGEST, built.digest)
+    client.set_model_version_tag(built.model, built.version, TAG_IMAGE_ID, built.image_id)
+    if built.digest:
+        client.set_model_version_tag(built.model, built.version, TAG_DIGEST, built.digest)
+    elif TAG_DIGEST in (client.get_model_version(built.model, built.version).tags or {}):
+        client.delete_model_version_tag(built.model, built.version, TAG_DIGEST)
     audit.append(
         AUDIT_ACTION,
         model=built.model,
@@ -262,6 +280,7 @@ def _record(built: BuiltImage, offline: bool, start: Path | str | None) -> None:
         details={
             "image": built.tag,
             "digest": built.digest,
+            "image_id": built.image_id,
             "base_image": built.base_image,
             "engine": built.engine,
             "offline": offline,

@@ -8,7 +8,10 @@ promotion that regenerates this folder is what starts a rollout.
   and a background analysis from the ``AnalysisTemplate`` written next to it: its ``web`` metric
   asks the stable nbops server for the canary verdict at ``/nbops/canary`` (``running``, ``passed``
   or ``failed``) and aborts the rollout on ``failed`` (and after repeated errors, e.g. an
-  unreachable server).
+  unreachable server). The stable pods run no canary themselves: they judge the canary version
+  from the store (``nbops.serving.canary_store``), on the inference batches both versions' pods
+  logged since the canary's first batch, with the rules and ``min_requests`` of
+  ``[tool.nbops.canary]``.
 - **blue-green**: ``activeService`` and ``previewService``; promotion is left to a person
   (``autoPromotionEnabled: false``), as nbops' promotion policy expects.
 """
@@ -28,7 +31,12 @@ def _template_name(plan: Plan) -> str:
 
 
 def analysis_template(plan: Plan) -> dict[str, Any]:
-    """The verdict check: ``GET http://<stable service>/nbops/canary?model=…&version=…`` → ``{"verdict": …}``."""
+    """The verdict check: ``GET http://<stable service>/nbops/canary?model=…&version=…`` → ``{"verdict": …}``.
+
+    The stable pod answers from the store: the canary pods' and its own logged batches, judged by
+    ``[tool.nbops.canary]``'s rules (``running`` until both sides logged ``min_requests`` rows,
+    then ``passed`` or ``failed`` naming the rule); a version with no batch yet is ``running``.
+    """
     url = (
         f"http://{plan.slug}-stable.{{{{args.namespace}}}}.svc.cluster.local{CANARY_VERDICT_PATH}"
         f"?model={quote(plan.model, safe='')}&version={{{{args.canary-version}}}}"
@@ -43,7 +51,8 @@ def analysis_template(plan: Plan) -> dict[str, Any]:
                 {
                     "name": "nbops-canary-verdict",
                     "interval": "1m",
-                    # "running" counts as success so the steps go on; only a failed verdict aborts.
+                    # "running" (too little traffic yet) and "passed" (every rule holds so far) count
+                    # as success so the steps go on; only a failed verdict aborts.
                     "successCondition": 'result == "running" || result == "passed"',
                     "failureCondition": 'result == "failed"',
                     "failureLimit": 0,

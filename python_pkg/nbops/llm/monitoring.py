@@ -1,8 +1,8 @@
 """LLM monitoring: calls, tokens, cost, latency, errors and quality per prompt version and per LLM model.
 
-Everything is aggregated by the store (MLflow's ``query_trace_metrics``: SQL sums, counts and
-percentiles over the traces ``traced`` wrote, answered in milliseconds) — never by fetching traces
-into pandas, which takes seconds for a few thousand. ``summary`` reads one window;
+Everything is aggregated by the store (``totals``: a couple of SQL queries on a SQL store,
+MLflow's ``query_trace_metrics`` on a tracking server) over the traces ``traced`` wrote — never by
+fetching traces into pandas, which takes minutes for 10,000. ``summary`` reads one window;
 ``log_window`` records it as one batch of nbops' monitoring, so history, charts and the alert rules
 of ``[tool.nbops.alerts]`` work on LLM metrics exactly as on a model's::
 
@@ -30,6 +30,7 @@ from typing import Any
 from .. import config, store
 from ..errors import InvalidInput, NotFound, StoreError
 from .evaluation import TAG_PREFIX
+from .totals import totals
 from .tracing import TAG_MODEL, TAG_PROMPT, _prompt_address, flush
 
 _Start = config.Start
@@ -175,96 +176,21 @@ def _alias_version(name: str, alias: str | None, project: config.Project) -> str
 def _aggregate(
     project: config.Project, tag: str, value: str, begin: int | None, end: int | None, name: str, version: str
 ) -> dict[str, float]:
-    from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
-
     client = store.client(project)
-    experiments = list(store.experiment_ids(client))
-    literal = value.replace("\\", "\\\\").replace('"', '\\"')
-    filters = [f'trace.tag.`{tag}` = "{literal}"']
-
-    def query(
-        view: Any, metric: str, aggregations: list[Any], dimensions: list[str] | None = None
-    ) -> list[Any]:
-        return _query(client, experiments, view, metric, aggregations, dimensions, filters, begin, end)
-
-    count, total, p = AggregationType.COUNT, AggregationType.SUM, AggregationType.PERCENTILE
-    percentiles = [MetricAggregation(p, percentile_value=50.0), MetricAggregation(p, percentile_value=95.0)]
-    asked = {
-        "calls": (MetricViewType.TRACES, "trace_count", [MetricAggregation(count)], ["trace_status"]),
-        "tokens_in": (MetricViewType.TRACES, "input_tokens", [MetricAggregation(total)], None),
-        "tokens_out": (MetricViewType.TRACES, "output_tokens", [MetricAggregation(total)], None),
-        "cost": (MetricViewType.SPANS, "total_cost", [MetricAggregation(total)], None),
-        "latency": (MetricViewType.TRACES, "latency", percentiles, None),
-    }
-    # Independent queries: asked at once, the window costs the slowest of them, not their sum.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(len(asked), thread_name_prefix="nbops-llm-metrics") as pool:
-        futures = {key: pool.submit(query, *spec) for key, spec in asked.items()}
-        found = {key: future.result() for key, future in futures.items()}
-
-    def first(key: str, value: str) -> float:
-        points = found[key]
-        return float((points[0].values.get(value) if points else 0) or 0)
-
-    calls = errors = 0.0
-    for point in found["calls"]:
-        n = float(point.values.get("COUNT") or 0)
-        calls += n
-        if point.dimensions.get("trace_status") == "ERROR":
-            errors += n
-    metrics = {"llm.calls": calls, "llm.errors": errors, "llm.error_rate": errors / calls if calls else 0.0}
-    metrics["llm.tokens_in"] = first("tokens_in", "SUM")
-    metrics["llm.tokens_out"] = first("tokens_out", "SUM")
-    metrics["llm.cost"] = first("cost", "SUM")
-    metrics["llm.cost_per_1k_calls"] = metrics["llm.cost"] / calls * 1000 if calls else 0.0
+    found = totals(client, list(store.experiment_ids(client)), tag, value, begin, end)
+    calls = found.calls
+    metrics = {"llm.calls": calls, "llm.errors": found.errors}
+    metrics["llm.error_rate"] = found.errors / calls if calls else 0.0
+    metrics["llm.tokens_in"] = found.tokens_in
+    metrics["llm.tokens_out"] = found.tokens_out
+    metrics["llm.cost"] = found.cost
+    metrics["llm.cost_per_1k_calls"] = found.cost / calls * 1000 if calls else 0.0
     if calls:
-        metrics["llm.latency_p50_ms"] = first("latency", "P50")
-        metrics["llm.latency_p95_ms"] = first("latency", "P95")
+        metrics["llm.latency_p50_ms"] = found.p50 or 0.0
+        metrics["llm.latency_p95_ms"] = found.p95 or 0.0
     if name.startswith(PROMPT_PREFIX):
         metrics.update(_quality(client, name.removeprefix(PROMPT_PREFIX), version))
     return metrics
-
-
-def _query(
-    client: Any,
-    experiments: list[str],
-    view: Any,
-    metric: str,
-    aggregations: list[Any],
-    dimensions: list[str] | None,
-    filters: list[str],
-    begin: int | None,
-    end: int | None,
-) -> list[Any]:
-    """Every page of one store-side trace metrics query."""
-    from mlflow.exceptions import MlflowException
-
-    if not experiments:
-        return []
-    tracking_store = getattr(getattr(client, "_tracking_client", None), "store", None)
-    if tracking_store is None or not hasattr(tracking_store, "query_trace_metrics"):
-        raise StoreError("this MLflow cannot aggregate traces in the store; nbops needs mlflow>=3.9.")
-    found, token = [], None
-    try:
-        while True:
-            page = tracking_store.query_trace_metrics(
-                experiments,
-                view,
-                metric,
-                aggregations,
-                dimensions=dimensions,
-                filters=filters,
-                start_time_ms=begin,
-                end_time_ms=end,
-                page_token=token,
-            )
-            found.extend(page)
-            token = getattr(page, "token", None)
-            if not token:
-                return found
-    except MlflowException as exc:
-        raise StoreError(f"the store could not aggregate traces: {store.error_reason(exc)}.") from None
 
 
 def _quality(client: Any, name: str, version: str) -> dict[str, float]:

@@ -158,15 +158,13 @@ def _call(fn: Callable[..., Any], spec: _Spec, args: tuple[Any, ...], kwargs: di
             span.set_attribute(SpanAttributeKey.MODEL_PROVIDER, spec.provider)
         tags = {TAG_MODEL: model, **({TAG_PROVIDER: spec.provider} if spec.provider else {})}
         live = span.trace_id != _no_op_trace_id()  # MLflow's dry runs trace nothing
-        if live and prompts:
-            _link(span, [version for version, _ in prompts])
         if prompts:
             version, alias = prompts[0]
             tags[TAG_PROMPT] = f"{version.name}/{version.version}"
             if alias:
                 tags[TAG_PROMPT_ALIAS] = f"{version.name}@{alias}"
         if live:
-            _tag_trace(span, tags)
+            _tag_trace(span, tags, [version for version, _ in prompts])
         response = fn(*args, **kwargs)
         if live and not prompts:  # prompts the call loaded itself, which MLflow linked to the span
             linked = _linked_inside(span)
@@ -271,27 +269,28 @@ def _is_prompt_version(value: Any) -> bool:
     )
 
 
-def _link(span: Any, versions: list[Any]) -> None:
+def _link(span: Any, versions: list[Any], trace: Any) -> None:
     """Link prompt versions to a new span's trace as MLflow's ``load_prompt`` does (no store call).
 
-    The span was just started, so its linked-prompts attribute is exactly these versions: its
-    JSON is made once per set of versions (``_linked_json``), not re-parsed and re-written on
-    every call.
+    ``trace`` is MLflow's in-memory trace, held under its lock. A trace that links no prompt yet
+    (the usual case: the span just started it) gets the versions and the linked-prompts tag
+    directly, its JSON made once per set of versions (``_linked_json``); one that already links
+    some (a call inside a span that loaded others) goes through MLflow's own merge.
     """
-    try:
-        from mlflow.tracing.constant import SpanAttributeKey
-        from mlflow.tracing.trace_manager import InMemoryTraceManager
+    from mlflow.tracing.constant import SpanAttributeKey, TraceTagKey
+    from mlflow.tracing.trace_manager import InMemoryTraceManager
 
+    linked = _linked_json(tuple((v.name, str(v.version)) for v in versions))
+    if not trace.prompts and TraceTagKey.LINKED_PROMPTS not in trace.info.tags:
+        for version in versions:
+            if version not in trace.prompts:
+                trace.prompts.append(version)
+        trace.info.tags[TraceTagKey.LINKED_PROMPTS] = linked
+    else:
         manager = InMemoryTraceManager.get_instance()
         for version in versions:
             manager.register_prompt(span.trace_id, version)
-        key = tuple((v.name, str(v.version)) for v in versions)
-        span.set_attribute(SpanAttributeKey.LINKED_PROMPTS, _linked_json(key))
-    except (ImportError, AttributeError):  # MLflow moved its internals: load them inside the span instead
-        import mlflow
-
-        for version in versions:
-            mlflow.genai.load_prompt(f"prompts:/{version.name}/{version.version}")
+    span.set_attribute(SpanAttributeKey.LINKED_PROMPTS, linked)
 
 
 @functools.lru_cache(maxsize=256)
@@ -302,8 +301,8 @@ def _linked_json(key: tuple[tuple[str, str], ...]) -> str:
     return json.dumps([{"name": name, "version": version} for name, version in dict.fromkeys(key)])
 
 
-def _tag_trace(span: Any, tags: dict[str, str]) -> None:
-    """Set tags on the span's trace in MLflow's in-memory trace, as ``update_current_trace`` does.
+def _tag_trace(span: Any, tags: dict[str, str], versions: list[Any] | None = None) -> None:
+    """Set tags on the span's trace (and link ``versions``) in MLflow's in-memory trace, in one lock.
 
     ``mlflow.update_current_trace`` looks the active span up again and checks each argument it
     could take; the span is in hand here, so the tags go straight onto its trace.
@@ -313,12 +312,16 @@ def _tag_trace(span: Any, tags: dict[str, str]) -> None:
 
         with InMemoryTraceManager.get_instance().get_trace(span.trace_id) as trace:
             if trace is not None:
+                if versions:
+                    _link(span, versions, trace)
                 trace.info.tags.update(tags)
                 return
-    except (ImportError, AttributeError):  # MLflow moved its internals: its public way
+    except (ImportError, AttributeError):  # MLflow moved its internals: its public ways
         pass
     import mlflow
 
+    for version in versions or []:
+        mlflow.genai.load_prompt(f"prompts:/{version.name}/{version.version}")
     mlflow.update_current_trace(tags=tags)
 
 

@@ -238,11 +238,13 @@ def check_reviews(model: str | None = None, start: _Start = None) -> list[dict[s
     client = store.client(start)
     now = int(time.time() * 1000)
     changes = []
-    for name in [model] if model else reviews.reviewed_models(start):
+    names = [model] if model else reviews.reviewed_models(start)
+    latest = reviews.last_reviews(names, start)  # one search for every model's newest review
+    for name in names:
         registered = reviews.registered_at(name, start)
         if registered is None:  # not a registered model (a prompt, say): no schedule applies
             continue
-        last = reviews.last_review(name, start)
+        last = latest.get(name)
         since = last["timestamp"] if last else registered
         overdue = now - since > plan.period.total_seconds() * 1000
         current = _open_review_alert(client, name, start)

@@ -152,12 +152,50 @@ def last_review(model: str, start: _Start = None) -> dict[str, Any] | None:
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
-    if not found:
-        return None
-    run = found[0]
+    return _review(found[0]) if found else None
+
+
+#: Review runs read per page by ``last_reviews``.
+_PAGE = 1000
+
+
+def last_reviews(models: list[str], start: _Start = None) -> dict[str, dict[str, Any] | None]:
+    """The newest review of each of ``models`` (as ``last_review`` gives it, None when never reviewed).
+
+    One search of the review runs, newest first, read until every model has its review (a page
+    of 1,000 runs holds them in practice), instead of a query per model: what an assessment of a
+    registry of hundreds of models needs.
+    """
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(models)
+    if len(found) == 1:
+        (model,) = found
+        return {model: last_review(model, start)}
+    client = store.client(start)
+    experiment = client.get_experiment_by_name(EXPERIMENT) if found else None
+    if experiment is None:
+        return found
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`{TAG}kind` = '{KIND_REVIEW}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=_PAGE,
+            page_token=token,
+        )
+        for run in page:
+            model = run.data.tags.get(f"{TAG}model", "")
+            if model in found and found[model] is None:
+                found[model] = _review(run)
+        token = page.token
+        if not token or all(review is not None for review in found.values()):
+            return found
+
+
+def _review(run: Any) -> dict[str, Any]:
     tags = run.data.tags
     return {
-        "model": model,
+        "model": tags.get(f"{TAG}model", ""),
         "who": tags.get(f"{TAG}by", ""),
         "when": _iso(run.info.start_time),
         "report": f"{run.info.artifact_uri}/{ARTIFACT_DIR}/{tags.get(f'{TAG}report', '')}",
@@ -168,11 +206,21 @@ def last_review(model: str, start: _Start = None) -> dict[str, Any] | None:
 
 
 def registered_at(model: str, start: _Start = None) -> int | None:
-    """When ``model`` was first registered (ms), the start of its first review period; None if unknown."""
+    """When ``model`` was registered (ms): the start of its first review period; None if unknown.
+
+    That is its first version's creation: a model becomes something to review when a version of
+    it exists, not when its name was reserved. A model without versions counts from its creation.
+    """
     from mlflow.exceptions import MlflowException
 
+    client = store.client(start)
     try:
-        return int(store.client(start).get_registered_model(model).creation_timestamp)
+        first = client.search_model_versions(
+            f"name = {literal(model)}", max_results=1, order_by=["creation_timestamp ASC"]
+        )
+        if first:
+            return int(first[0].creation_timestamp)
+        return int(client.get_registered_model(model).creation_timestamp)
     except (MlflowException, TypeError):
         return None
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import audit, lineage, registry, store
 from ..errors import InvalidInput, PolicyError
-from ..registry.versions import PROMPT_PREFIX, prompt_name
+from ..registry.versions import PROMPT_PREFIX, held_back, prompt_name
 from .content import Template, content_hash, template_of, unified_diff, variables
 
 _Start = Path | str | None
@@ -54,6 +54,8 @@ class PromptResult:
     alias_moved: bool = False
     alias_was: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: True under ``nbops reproduce``: new content was not registered (``version`` is empty).
+    held_back: bool = False
 
     @property
     def chat(self) -> bool:
@@ -69,7 +71,9 @@ class PromptResult:
     def summary(self) -> str:
         """What a notebook prints: the outcome, the variables, the alias, then the diff."""
         kind = "chat prompt" if self.chat else "prompt"
-        if self.created:
+        if self.held_back:
+            head = f"- {kind} {self.name} not registered: a reproduction creates no version"
+        elif self.created:
             after = f" (after version {self.previous_version})" if self.previous_version else ""
             head = f"✓ registered {kind} {self.name} version {self.version}{after}"
         else:
@@ -199,6 +203,12 @@ def register(
     if latest is not None and content_hash(latest.template) == digest:
         result = _result(name, latest, template, digest, created=False)
         return _with_alias(result, address, alias, notebook, start)
+    if held_back(f"prompt {name!r} has new text but was not registered"):
+        return PromptResult(
+            name=name, version="", created=False, template=template, variables=variables(template),
+            diff="", previous_version=str(latest.version) if latest is not None else None,
+            content_hash=digest, held_back=True,
+        )  # fmt: skip
     if alias is not None:
         required = registry.required_gates(alias, start, model=address)
         if required:

@@ -26,6 +26,7 @@ from .versions import (
     check_reason,
     delete_alias,
     get_version,
+    held_back,
     missing,
     prompt_name,
     set_alias,
@@ -192,6 +193,8 @@ def promote(
     """
     check_alias(alias)
     reason = check_reason(reason)
+    if held_back(f"{name}@{alias} was not moved to version {version}"):
+        return _unchanged(name, alias, start)
     target = get_version(name, version, start)
     version_id = str(target.version)
     gaps = policy_gaps(name, version_id, alias, start)
@@ -213,6 +216,19 @@ def promote(
         start=start,
         details=details,
     )
+
+
+def _unchanged(name: str, alias: str, start: _Start) -> dict[str, Any]:
+    """What an alias change held back under a reproduction returns: the alias stays where it is."""
+    held = alias_holder(name, alias, start) if _model_exists(store.client(start), name) else None
+    return {
+        "model": name,
+        "alias": alias,
+        "from_version": held,
+        "to_version": held,
+        "seq": None,
+        "held_back": True,
+    }
 
 
 def _record_alias_change(
@@ -296,6 +312,8 @@ def rollback(
     """Point ``alias`` back at the version it held before; repeatable, one step each time."""
     check_alias(alias)
     reason = check_reason(reason)
+    if held_back(f"{name}@{alias} was not rolled back"):
+        return _unchanged(name, alias, start)
     client = store.client(start)
     if not _model_exists(client, name):
         raise missing(name)
@@ -316,6 +334,8 @@ def remove_alias(
 ) -> dict[str, Any]:
     check_alias(alias)
     reason = check_reason(reason)
+    if held_back(f"{name}@{alias} was not removed"):
+        return _unchanged(name, alias, start)
     held = alias_holder(name, alias, start)
     _move("remove_alias", name, alias, [], None, held)  # refuse before writing
     return _record_alias_change(

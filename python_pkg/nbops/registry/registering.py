@@ -16,7 +16,7 @@ from .. import audit, config, lineage, model_logging, store, tracking
 from ..errors import InvalidInput, NbopsError, NotFound
 from .aliases import promote
 from .model_cards import _remember_schema, _schema_of, _write_card
-from .versions import LINEAGE_TAGS, REQUIREMENTS_TAG, ModelVersion, aliases_of, check_alias
+from .versions import LINEAGE_TAGS, REQUIREMENTS_TAG, ModelVersion, aliases_of, check_alias, held_back
 
 _Start = Path | str | None
 
@@ -89,6 +89,9 @@ def register(
 
     On a team's tracking server every store call is a round trip, so the run is read
     once and the card is rendered from what registration already holds.
+
+    Under ``nbops reproduce`` the model is logged into the run as usual, but no version is
+    created and no alias moved (one printed line says so); the result has ``registered`` False.
     """
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("a model name is required, e.g. --name churn-model.")
@@ -100,6 +103,8 @@ def register(
         raise InvalidInput(f"the {type(model).__name__} has no predict(); register a predictor.")
     card_fields = {str(k): str(v) for k, v in (card or {}).items()}
     source = source or lineage.notebook_path()
+    if lineage.reproducing():
+        return _log_only(model, name, flavor, data, run_id, start)
 
     reference = None
     if data is not None:
@@ -187,6 +192,58 @@ def _training_run(client: Any, run_id: str) -> Any:
     return run
 
 
+def _log_only(
+    model: Any, name: str, flavor: str, data: Any, run_id: str | None, start: _Start
+) -> ModelVersion:
+    """The model logged into its run (a new one if none is active), with no version created."""
+    client = store.client(start)
+
+    def log(run: Any) -> ModelVersion:
+        logged, _ = _log(client, model, flavor, data, run, start)
+        held_back(f"the model was logged to run {run.info.run_id} but not registered as {name}")
+        return ModelVersion(
+            name, "", run.info.run_id, logged.model_uri, run_name=run.info.run_name, registered=False
+        )
+
+    run_id = run_id or active_run_id(start)
+    if run_id:
+        return log(_training_run(client, run_id))
+    with tracking.track(f"register-{name}", start=start, autolog=False) as started:
+        return log(client.get_run(started.info.run_id))
+
+
+def _log(
+    client: Any, model: Any, flavor: str, data: Any, run: Any, start: _Start, *also: Callable[[], Any]
+) -> tuple[Any, list[str]]:
+    """Log the model into ``run`` (beside ``also``, independent store calls); returns it and its pins."""
+    requirements = lineage.pins_for_modules(
+        _model_modules(model), _SKLEARN_BASE if flavor == "sklearn" else ("mlflow",)
+    )
+    signature = example = None
+    if data is not None:
+        from mlflow.models import infer_signature
+
+        example = data[:5] if hasattr(data, "__getitem__") else data
+        predict = getattr(model, "predict", None)
+        signature = infer_signature(example, predict(example) if callable(predict) else None)
+    remote = _remote(start)
+    logged = _side_by_side(
+        start,
+        lambda: model_logging.log_model(
+            client,
+            model,
+            flavor,
+            run,
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements,
+            side_by_side=remote,
+        ),
+        *also,
+    )[0]
+    return logged, requirements
+
+
 def _log_and_register(
     model: Any,
     name: str,
@@ -200,30 +257,8 @@ def _log_and_register(
     """Log the model into ``run`` (as read from the store) and create the version from it."""
     client = store.client(start)
     run_id = run.info.run_id
-    requirements = lineage.pins_for_modules(
-        _model_modules(model), _SKLEARN_BASE if flavor == "sklearn" else ("mlflow",)
-    )
-    signature = example = None
-    if data is not None:
-        from mlflow.models import infer_signature
-
-        example = data[:5] if hasattr(data, "__getitem__") else data
-        predict = getattr(model, "predict", None)
-        signature = infer_signature(example, predict(example) if callable(predict) else None)
-    remote = _remote(start)
-    logged, _ = _side_by_side(
-        start,
-        lambda: model_logging.log_model(
-            client,
-            model,
-            flavor,
-            run,
-            signature=signature,
-            input_example=example,
-            pip_requirements=requirements,
-            side_by_side=remote,
-        ),
-        lambda: _ensure_registered_model(client, name),
+    logged, requirements = _log(
+        client, model, flavor, data, run, start, lambda: _ensure_registered_model(client, name)
     )
     tags = {key: run.data.tags[key] for key in LINEAGE_TAGS if key in run.data.tags}
     tags.update({k: v for k, v in run.data.tags.items() if k.startswith("nbops.dataset.")})

@@ -42,6 +42,8 @@ class ModelVersion:
     card_path: str | None = None
     #: The name of the run the model was logged into.
     run_name: str | None = None
+    #: False when the model was only logged (under ``nbops reproduce``): ``version`` is then "".
+    registered: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +53,20 @@ _MODEL_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alia
 
 
 # --- checks, done before anything is written -----------------------------------------------------
+
+
+def held_back(change: str) -> bool:
+    """Whether a registry change is held back because ``nbops reproduce`` runs this notebook.
+
+    A reproduction rebuilds a version to judge it; the training notebook's own registration and
+    alias moves would add versions and move aliases in the real registry. So under a reproduction
+    they are skipped, with one printed line (the executed notebook is where a reader looks).
+    """
+    target = lineage.reproducing()
+    if target is None:
+        return False
+    print(f"nbops reproduce {target}: {change}; a reproduction creates no version and moves no alias.")
+    return True
 
 
 def check_reason(reason: str | None) -> str:

@@ -1,12 +1,15 @@
 """Reproduce a model version: run its training notebook again as it was recorded, and compare.
 
 From the version's source run: the recorded commit is checked out into a temporary git worktree
-(with the notebook's recorded uncommitted diff applied), the notebook runs headless through the
-one notebook ``runner`` with the parameters the run logged, in a fresh kernel, against the scratch
+(with the tree's recorded uncommitted diff applied), the notebook runs headless through the one
+notebook ``runner`` with the parameters the run logged, in a fresh kernel, against the scratch
 experiment ``nbops-reproduce`` of the same store; then every metric of the original run is compared
 with the new run's within a relative tolerance. Datasets (full-content fingerprints) and the
 installed packages (against the version's pinned requirements) name the likely cause of a
 difference. The verdict is recorded as the gate ``reproducible`` (``records``).
+
+The kernel is told it reproduces (``lineage.ENV_REPRODUCING``), so a notebook that registers its
+model on every run logs it to the scratch run but creates no version and moves no alias.
 
 The parts: ``worktree`` (git), ``comparing`` (judging), ``result`` (the verdict's forms) and
 ``records`` (the store). What cannot be rebuilt faithfully is refused before a kernel starts.
@@ -15,10 +18,9 @@ The parts: ``worktree`` (git), ``comparing`` (judging), ``result`` (the verdict'
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,29 +82,58 @@ def _report_dir(report: str | Path | None, root: Path, name: str, version: str) 
     raise InvalidInput(f"too many reports at {base}; pass --report DIR.")  # pragma: no cover
 
 
-@contextlib.contextmanager
-def _experiment(experiment_id: str) -> Iterator[None]:
-    """Kernels started meanwhile log to ``experiment_id`` unless their notebook chooses one."""
-    before = os.environ.get("MLFLOW_EXPERIMENT_ID")
-    os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_id
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
-        else:
-            os.environ["MLFLOW_EXPERIMENT_ID"] = before
-
-
-def _recorded_diff(client: Any, run_id: str) -> str:
+def _artifact(client: Any, run_id: str, path: str) -> bytes | None:
+    """A small artifact of the run, or None when it has none by that name."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         try:
-            path = client.download_artifacts(run_id, "lineage/notebook.diff", folder)
-        except Exception:  # no diff was recorded
-            return ""
-        return Path(path).read_text(encoding="utf-8")
+            return Path(client.download_artifacts(run_id, path, folder)).read_bytes()
+        except Exception:  # not recorded
+            return None
+
+
+def _recorded_diff(client: Any, run_id: str, tags: dict[str, str], what: str) -> tuple[bytes, bool]:
+    """The uncommitted changes a dirty run was made from, and whether they cover the whole tree.
+
+    Runs record every tracked file's diff; runs recorded before that kept the notebook's alone,
+    which is applied as it was. Refused when the changes were too large to record, or not recorded.
+    """
+    import base64
+
+    recorded = tags.get(lineage.TAG_GIT_DIFF, "")
+    if recorded.startswith(lineage.DIFF_TOO_LARGE):
+        detail = recorded.removeprefix(lineage.DIFF_TOO_LARGE).lstrip(": ")
+        raise Refused(
+            f"{what} was trained with uncommitted changes too large to record ({detail}); "
+            "commit them and train again."
+        )
+    if recorded:
+        whole = _artifact(client, run_id, lineage.DIFF_ARTIFACT)
+        if whole is None:
+            encoded = _artifact(client, run_id, lineage.DIFF_ARTIFACT_BASE64)
+            whole = base64.b64decode(encoded) if encoded is not None else None
+        if whole:
+            return whole, True
+    notebook_only = _artifact(client, run_id, lineage.NOTEBOOK_DIFF_ARTIFACT)
+    if notebook_only and not recorded:
+        return notebook_only, False
+    raise Refused(
+        f"{what} was trained with uncommitted changes that were not recorded; commit them and train again."
+    )
+
+
+def _untracked(client: Any, run_id: str, tags: dict[str, str]) -> list[str]:
+    """Untracked files the training tree had: not in the worktree, so a likely cause of a difference."""
+    if not tags.get(lineage.TAG_GIT_UNTRACKED):
+        return []
+    listed = _artifact(client, run_id, lineage.UNTRACKED_ARTIFACT) or b""
+    return [name for name in listed.decode(errors="replace").splitlines() if name]
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _pinned(mv: Any) -> list[str]:
@@ -173,26 +204,25 @@ def reproduce(
             f"at {repo}; fetch it (git fetch --all) or restore the branch that held it."
         )
     relative = worktree.notebook_in_commit(repo, commit, recorded)
-    diff = ""
+    diff, whole_tree = b"", True
     if tags.get(lineage.TAG_GIT_DIRTY) == "true":
-        diff = _recorded_diff(client, mv.run_id)
-        if not diff:
-            raise Refused(
-                f"{name} version {version} was trained with uncommitted changes outside {Path(relative).name}, "
-                "which were not recorded; commit them and train again."
-            )
+        diff, whole_tree = _recorded_diff(client, mv.run_id, run.data.tags, f"{name} version {version}")
     base, per_metric = comparing.tolerances(
         project.tool, tolerance, str(project.pyproject or project.project_root)
     )
-    folder = _report_dir(report, project.project_root, name, version)
-    source = worktree.Source(repo, commit, relative, diff)
+    untracked = _untracked(client, mv.run_id, run.data.tags)
+    source = worktree.Source(repo, commit, relative, diff, whole_tree)
     say(
         f"reproducing {name} version {version}: checking out commit {commit[:12]} into a temporary worktree"
         + (" and applying the recorded diff" if diff else "")
     )
+    if untracked:
+        say(f"not reproduced: {len(untracked)} untracked file(s) of the training tree ({_names(untracked)})")
     began = time.monotonic()
     with worktree.checked_out(source) as notebook:
         import nbformat
+
+        folder = _report_dir(report, project.project_root, name, version)  # once the source is rebuilt
 
         declared = comparing.declared_parameters(nbformat.read(notebook, as_version=4))
         parameters = {
@@ -202,11 +232,19 @@ def reproduce(
         say(f"running {relative} in a fresh kernel with {shown} (experiment {EXPERIMENT})")
         experiment_id = store.ensure_experiment(EXPERIMENT, project)
         executed = folder / f"{Path(relative).stem}.reproduced.ipynb"
+        # Kernels log to the scratch experiment unless their notebook picks one, and register nothing.
+        environment = {"MLFLOW_EXPERIMENT_ID": experiment_id}
+        environment |= lineage.reproduction_environment(f"{name}/{version}")
         execution = runner.Execution(
-            notebook, executed, parameters, project.tracking_uri, timeout, cwd=notebook.parent
+            notebook,
+            executed,
+            parameters,
+            project.tracking_uri,
+            timeout,
+            cwd=notebook.parent,
+            env=environment,
         )
-        with _experiment(experiment_id):
-            outcome = runner.run(execution)
+        outcome = runner.run(execution)
         say("the notebook ran to its end; comparing" if outcome.ok else "the notebook did not run to its end")
         new_runs = _new_runs(client, notebook) if outcome.ok else []
     result = Reproduction(
@@ -220,6 +258,8 @@ def reproduce(
             f"ran past {timeout:g} s" if outcome.timed_out else outcome.last_error()
         )
         result.causes = [f"the notebook failed: {why}"]
+        if untracked:
+            result.causes.append(f"untracked files were not reproduced: {_names(untracked)}")
     elif not new_runs:
         result.causes = ["the notebook logged no run (does it still use nbops.track or %%track?)"]
     else:
@@ -234,7 +274,10 @@ def reproduce(
         )
         result.verdict = REPRODUCED if all(row.ok for row in result.metrics) else DIFFERS
         if result.verdict == DIFFERS:
-            result.causes = [*result.datasets, *(f"package {line}" for line in result.environment)] or [
+            result.causes = [*result.datasets, *(f"package {line}" for line in result.environment)]
+            if untracked:
+                result.causes.append(f"untracked files were not reproduced: {_names(untracked)}")
+            result.causes = result.causes or [
                 "no dataset or package changed: the notebook may not be deterministic (fix its random seeds)"
             ]
     say(f"recording the verdict on {name} version {version}: {result.verdict}")

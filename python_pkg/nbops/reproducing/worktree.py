@@ -1,8 +1,9 @@
 """The source of a run as it was: the recorded commit in a temporary ``git worktree``, plus its diff.
 
-A run remembers its commit, whether the tree was dirty, and the notebook's uncommitted diff. To run
-the notebook again as it was, that commit is checked out beside the user's working tree (never in
-it: their branch, index and edits stay untouched) and the diff is applied on top. Whatever cannot
+A run remembers its commit, whether the tree was dirty, and the uncommitted diff of every tracked
+file (runs recorded before that kept the notebook's alone). To run the notebook again as it was,
+that commit is checked out beside the user's working tree (never in it: their branch, index and
+edits stay untouched) and the diff is applied on top. Whatever cannot
 be rebuilt faithfully (a commit the repository lacks, a notebook the commit lacks, a dirty tree
 whose changes were not recorded or no longer apply) is refused with one line, before any kernel
 starts.
@@ -32,13 +33,18 @@ class Source:
     repo: Path
     commit: str
     notebook: str  # relative to the repository's top folder, with forward slashes
-    #: The recorded uncommitted diff of the notebook ("" when the tree was clean).
-    diff: str = ""
+    #: The recorded uncommitted diff (b"" when the tree was clean): ``git diff HEAD --binary`` output.
+    diff: bytes = b""
+    #: Whether the diff covers the whole tree (else only the notebook, as older runs recorded).
+    whole_tree: bool = True
 
 
-def _git(folder: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=folder, input=stdin, capture_output=True, text=True, timeout=120, check=False
+def _git(folder: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["git", *args], cwd=folder, input=stdin, capture_output=True, timeout=120, check=False
+    )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
     )
 
 
@@ -107,11 +113,17 @@ def checked_out(source: Source) -> Iterator[Path]:
 
 
 def _apply(tree: Path, source: Source) -> None:
-    check = _git(tree, "apply", "--check", "-", stdin=source.diff)
+    """Apply the recorded diff, all or nothing: checked first, so a refusal leaves the tree as checked out."""
+    check = _git(tree, "apply", "--check", "--binary", "-", stdin=source.diff)
+    changes = "uncommitted changes" if source.whole_tree else f"uncommitted changes to {source.notebook}"
     if check.returncode != 0:
         reason = (check.stderr.strip().splitlines() or ["it does not apply"])[0]
         raise Refused(
-            f"the run was made from uncommitted changes to {source.notebook} whose recorded diff no longer "
-            f"applies to commit {source.commit[:12]} ({reason}); commit the notebook and train again."
+            f"the run was made from {changes} whose recorded diff no longer applies to commit "
+            f"{source.commit[:12]} ({reason}); commit the changes and train again."
         )
-    _git(tree, "apply", "-", stdin=source.diff)
+    applied = _git(tree, "apply", "--binary", "-", stdin=source.diff)
+    if applied.returncode != 0:  # pragma: no cover - checked just above
+        raise Refused(
+            f"the recorded diff did not apply to commit {source.commit[:12]}: {applied.stderr.strip()}"
+        )

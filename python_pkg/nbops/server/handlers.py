@@ -25,7 +25,16 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
-from .. import alert_listing, catalog, config, prompt_listing, runs, version_detail
+from .. import (
+    alert_listing,
+    catalog,
+    config,
+    deployment_listing,
+    prompt_diff,
+    prompt_listing,
+    runs,
+    version_detail,
+)
 from ..errors import InvalidInput, NbopsError
 from ..version import __version__
 from .service import SETTINGS_KEY, NbopsService
@@ -262,6 +271,31 @@ class DeploymentsHandler(NbopsHandler):
         self.reply(found)
 
 
+class DeploymentTrafficHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, deployment_id: str) -> None:
+        self.reply(await self.call(deployment_listing.traffic, deployment_id))
+
+
+class CanaryPromoteHandler(NbopsHandler):
+    """``POST models/{name}/canary/promote``: what ``nbops canary promote`` does, policy included."""
+
+    end = staticmethod(deployment_listing.promote_canary)
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        body = self.json_body({"reason"})
+        self.reply(await self.call(self.end, name, body.get("reason"), actor=self.actor))
+
+
+class CanaryAbortHandler(CanaryPromoteHandler):
+    """``POST models/{name}/canary/abort``: what ``nbops canary abort`` does."""
+
+    end = staticmethod(deployment_listing.abort_canary)
+
+
 class ReadinessHandler(NbopsHandler):
     @tornado.web.authenticated
     @authorized
@@ -286,6 +320,22 @@ class PromptVersionsHandler(NbopsHandler):
     async def get(self, name: str) -> None:
         max_results, page_token = self.page_arguments(prompt_listing.MAX_PROMPTS_PAGE)
         self.reply(await self.call(prompt_listing.versions_page, name, max_results, page_token))
+
+
+class PromptDiffHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        old, new = self.get_query_argument("from", None), self.get_query_argument("to", None)
+        self.reply(await self.call(prompt_diff.diff, name, old, new))
+
+
+class PromptUsageHandler(NbopsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        alias, version = self.get_query_argument("alias", None), self.get_query_argument("version", None)
+        self.reply(await self.call(prompt_listing.usage, name, alias, version))
 
 
 class PromptPromoteHandler(PromoteHandler):

@@ -193,7 +193,7 @@ class Dispatcher:
             await _answer(send, 200, body, [*stamp, (b"x-nbops-model-version", champion.version.encode())])
             return
         if path == CANARY_PATH:
-            code, answer = _canary(engine, scope)
+            code, answer = await asyncio.to_thread(_canary, engine, scope)  # may read the store
             body = json.dumps(answer, default=str).encode()
             await _answer(send, code, body, [*stamp, (b"x-nbops-model-version", champion.version.encode())])
             return

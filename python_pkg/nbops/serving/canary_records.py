@@ -181,8 +181,11 @@ def _running(model: str, start: _Start) -> list[dict[str, Any]]:
     return running
 
 
-def promote(model: str, reason: str | None, start: _Start = None) -> dict[str, Any]:
-    """End ``model``'s canary now by promoting its challenger (the promotion policy applies)."""
+def promote(model: str, reason: str | None, start: _Start = None, actor: str | None = None) -> dict[str, Any]:
+    """End ``model``'s canary now by promoting its challenger (the promotion policy applies).
+
+    ``actor`` is who asked (the Jupyter user from the sidebar); the OS user when not given.
+    """
     from .. import registry
     from ..registry.versions import check_reason
 
@@ -192,19 +195,23 @@ def promote(model: str, reason: str | None, start: _Start = None) -> dict[str, A
     pairs = {(s["analysis"]["version"], s["analysis"]["champion_alias"]) for s in running}
     if len(pairs) > 1:
         raise InvalidInput(f"the servers of {model!r} run different canaries; stop all but one first.")
-    registry.promote(model, state["version"], state["champion_alias"], reason, source=SOURCE)
-    return _command(running, PROMOTED, reason, start)
+    registry.promote(
+        model, state["version"], state["champion_alias"], reason, source=SOURCE, actor=actor, start=start
+    )
+    return _command(running, PROMOTED, reason, start, actor)
 
 
-def abort(model: str, reason: str | None, start: _Start = None) -> dict[str, Any]:
+def abort(model: str, reason: str | None, start: _Start = None, actor: str | None = None) -> dict[str, Any]:
     """End ``model``'s canary now: 0 % to the challenger, the champion keeps serving."""
     from ..registry.versions import check_reason
 
     reason = check_reason(reason)
-    return _command(_running(model, start), ABORTED, reason, start)
+    return _command(_running(model, start), ABORTED, reason, start, actor)
 
 
-def _command(running: list[dict[str, Any]], ending: str, reason: str, start: _Start) -> dict[str, Any]:
+def _command(
+    running: list[dict[str, Any]], ending: str, reason: str, start: _Start, actor: str | None = None
+) -> dict[str, Any]:
     """Tell every server of the canary, record the ending once, and notify."""
     from ..audit import default_actor
 
@@ -214,7 +221,7 @@ def _command(running: list[dict[str, Any]], ending: str, reason: str, start: _St
         "action": ending,
         "version": version,
         "reason": reason,
-        "actor": default_actor(),
+        "actor": actor or default_actor(),
     }
     client = store.client(start)
     for server in running:

@@ -256,22 +256,42 @@ class Engine:
     def canary_verdict(self, model: str, version: str) -> tuple[int, dict[str, Any]]:
         """``GET /nbops/canary?model=…&version=…``: the verdict Argo Rollouts' analysis reads.
 
-        ``running`` while the steps go on, ``passed`` once the version is promoted (or already is
-        the champion), ``failed`` once it was rolled back, aborted or blocked by the policy.
+        A canary this server runs itself: ``running`` while the steps go on, ``passed`` once the
+        version is promoted (or already is the champion), ``failed`` once it was rolled back,
+        aborted or blocked by the policy; another version is a 404 there (its own canary is what
+        it judges, and it moves to the version its canary alias moves to within ``poll_seconds``).
+
+        A server that runs no canary judges any other version from the store (``canary_store``):
+        in Kubernetes the canary runs in pods of its own and Argo asks a stable pod, which reads
+        the batches both versions logged. Never a 404 for the version (Argo would count it as an
+        error), only for another model; a store that cannot be read is a 503, which Argo retries.
         """
+        from .canary_store import store_verdict
+
         if model != self.name:
             return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
                          "message": f"this server serves {self.name!r}, not {model!r}."}  # fmt: skip
         if self.analysis is not None and self.analysis.version == version:
             state = self.analysis.snapshot()
             keys = ("verdict", "state", "reason", "step", "steps", "share", "requests", "rules")
-            return 200, {"model": model, "version": version, **{k: state[k] for k in keys}}
+            return 200, {"model": model, "version": version, "source": "server",
+                         **{k: state[k] for k in keys}}  # fmt: skip
         if self.version == version:
             return 200, {"model": model, "version": version, "verdict": "passed", "state": "champion",
-                         "reason": f"version {version} is the {self.alias}", "step": None, "rules": []}  # fmt: skip
-        return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
-                     "message": f"this server runs no canary of {model} version {version}; "
-                                f"nbops canary status {model} shows what runs."}  # fmt: skip
+                         "reason": f"version {version} is the {self.alias}", "step": None,
+                         "steps": [], "share": None, "requests": {}, "rules": []}  # fmt: skip
+        if self.analysis is not None:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                         "message": f"this server runs no canary of {model} version {version}; "
+                                    f"nbops canary status {model} shows what runs."}  # fmt: skip
+        try:
+            return 200, store_verdict(self.name, self.version, version, self.canary_settings, self.start_dir)
+        except Exception as exc:  # the store away: Argo counts an error and asks again
+            _log.warning(
+                "canary verdict of %s v%s from the store failed: %s", model, version, first_line(exc)
+            )
+            return 503, {"error_code": "TEMPORARILY_UNAVAILABLE",
+                         "message": f"cannot read the canary's batches from the store: {first_line(exc)}"}  # fmt: skip
 
     def close(self) -> None:
         """Stop following, flush the inference log, end the deployment record (idempotent)."""

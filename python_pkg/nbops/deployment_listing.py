@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import store
-from .errors import NotFound, PolicyError
-from .filters import literal
+from .errors import NotFound
 from .identifiers import check_model_name, check_run_id
 
 _Start = Path | str | None
@@ -111,21 +110,12 @@ def _served_versions(
 def _points(
     client: Any, model: str, roles: dict[str, str], started: float | None, stopped: float | None
 ) -> list[dict[str, Any]]:
-    from .monitoring.runs import EXPERIMENT, TAG_MODEL, TAG_VERSION
+    from .monitoring.runs import version_runs
 
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is None or not roles:
+    if not roles:
         return []
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.`{TAG_MODEL}` = {literal(model)}",
-        max_results=1000,
-    )
-    run_of = {}
-    for found in runs:
-        version = found.data.tags.get(TAG_VERSION, "")
-        if version in roles and ROWS in found.data.metrics:
-            run_of.setdefault(version, found.info.run_id)
+    found = version_runs(client, model, roles)
+    run_of = {version: run.info.run_id for version, run in found.items() if ROWS in run.data.metrics}
     low = started * 1000 if started is not None else None
     high = stopped * 1000 if stopped is not None else None
     points: list[dict[str, Any]] = []
@@ -188,34 +178,14 @@ def _number(text: str | None) -> float | None:
 def promote_canary(model: str, reason: Any, start: _Start = None, actor: str | None = None) -> dict[str, Any]:
     """``nbops canary promote MODEL``: the challenger becomes champion, under the promotion policy.
 
-    The policy of this project is checked first, so a refusal is a ``PolicyError`` naming the gates
-    the challenger still misses (the sidebar says which to run) and nothing is written.
+    A refusal by the policy is a ``PolicyError`` naming the gates the challenger still misses (the
+    sidebar says which to run), raised before anything is written.
     """
-    from . import registry
     from .catalog import check_reason
     from .serving import canary_records
-    from .serving.deployments import LIVE
-    from .version_detail import missing_gates
 
     check_model_name(model)
-    reason = check_reason(reason)
-    running = [
-        s["analysis"]
-        for s in canary_records.status(model, start)
-        if s["server"] == LIVE and (s["analysis"] or {}).get("state") == canary_records.RUNNING
-    ]
-    if running:
-        version, alias = str(running[0]["version"]), running[0]["champion_alias"]
-        gaps = registry.policy_gaps(model, version, alias, start)
-        if gaps:
-            results = registry.gate_results(registry.get_version(model, version, start))
-            required = registry.required_gates(alias, start, model=model)
-            raise PolicyError(
-                f"{model} version {version} cannot become {alias}: required gates not passed: "
-                f"{', '.join(gaps)}; run them (nbops gate run) or abort the canary.",
-                missing_gates=missing_gates(results, required),
-            )
-    return canary_records.promote(model, reason, start=start, actor=actor)
+    return canary_records.promote(model, check_reason(reason), start=start, actor=actor)
 
 
 def abort_canary(model: str, reason: Any, start: _Start = None, actor: str | None = None) -> dict[str, Any]:

@@ -96,6 +96,30 @@ def _find_runs(client: Any, experiment_id: str, name: str, version: str) -> list
     )
 
 
+def version_runs(client: Any, name: str, versions: Any) -> dict[str, Any]:
+    """Version → the monitoring run of each of ``versions`` of ``name`` that has one, in one search.
+
+    The oldest run of a version is the one concurrent writers agree on (``_monitoring_run``), so
+    readers that judge or chart served traffic take that one too.
+    """
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return {}
+    wanted = {str(v) for v in versions}
+    found: dict[str, Any] = {}
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{TAG_MODEL}` = {literal(name)}",
+        order_by=["attributes.start_time ASC"],
+        max_results=1000,
+    )
+    for run in runs:
+        held = run.data.tags.get(TAG_VERSION, "")
+        if held in wanted and held not in found:
+            found[held] = run
+    return found
+
+
 def monitored_versions(model: str | None = None, start: _Start = None) -> list[dict[str, str]]:
     """Every version that has logged batches: ``{"model", "version", "run_id"}``, by model then version."""
     client = store.client(start)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import store
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, PolicyError
 from .deployments import LIVE, PREFIX, list_deployments
 
 _log = logging.getLogger("nbops.serving")
@@ -195,9 +195,20 @@ def promote(model: str, reason: str | None, start: _Start = None, actor: str | N
     pairs = {(s["analysis"]["version"], s["analysis"]["champion_alias"]) for s in running}
     if len(pairs) > 1:
         raise InvalidInput(f"the servers of {model!r} run different canaries; stop all but one first.")
-    registry.promote(
-        model, state["version"], state["champion_alias"], reason, source=SOURCE, actor=actor, start=start
-    )
+    version, alias = str(state["version"]), state["champion_alias"]
+    try:
+        registry.promote(model, version, alias, reason, source=SOURCE, actor=actor, start=start)
+    except PolicyError:
+        # A canary is ended by promoting or aborting it, never by forcing: say so, and name the gates.
+        from ..version_detail import missing_gates
+
+        gaps = registry.policy_gaps(model, version, alias, start)
+        results = registry.gate_results(registry.get_version(model, version, start))
+        raise PolicyError(
+            f"{model} version {version} cannot become {alias}: required gates not passed: "
+            f"{', '.join(gaps)}; run them (nbops gate run) or abort the canary.",
+            missing_gates=missing_gates(results, registry.required_gates(alias, start, model=model)),
+        ) from None
     return _command(running, PROMOTED, reason, start, actor)
 
 

@@ -107,9 +107,10 @@ def _judge(
     name: str, champion_version: str, version: str, settings: CanarySettings, start: _Start
 ) -> dict[str, Any]:
     from .. import store
+    from ..monitoring.runs import version_runs
 
     client = store.client(start)
-    runs = _monitoring_runs(client, name, (champion_version, version))
+    runs = version_runs(client, name, (champion_version, version))
     canary_run = runs.get(version)
     canary_batches = _batches(client, canary_run.info.run_id) if canary_run else []
     if not canary_batches:
@@ -184,28 +185,6 @@ def _answer(
         "requests": {"champion": champion.summary(), "challenger": challenger.summary()},
         "rules": results,
     }
-
-
-def _monitoring_runs(client: Any, name: str, versions: tuple[str, ...]) -> dict[str, Any]:
-    """Version → its monitoring run (with its latest metrics), in two store calls."""
-    from ..filters import literal
-    from ..monitoring.runs import EXPERIMENT, TAG_MODEL, TAG_VERSION
-
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is None:
-        return {}
-    found: dict[str, Any] = {}
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.`{TAG_MODEL}` = {literal(name)}",
-        order_by=["attributes.start_time ASC"],  # the oldest run is the one writers agree on
-        max_results=1000,
-    )
-    for run in runs:
-        held = run.data.tags.get(TAG_VERSION, "")
-        if held in versions and held not in found:
-            found[held] = run
-    return found
 
 
 def _batches(client: Any, run_id: str) -> list[_Batch]:

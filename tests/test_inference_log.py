@@ -79,8 +79,11 @@ def settings_of(tmp_path: Path, table: str) -> ServingSettings:
 
 
 def test_serving_settings_are_read_from_the_project_over_the_defaults(tmp_path: Path) -> None:
-    found = settings_of(tmp_path, "batch_rows = 100\nbatch_seconds = 5\nkeep_payloads = true")
+    found = settings_of(
+        tmp_path, "batch_rows = 100\nbatch_seconds = 5\nkeep_payloads = true\nshadow_share = 1"
+    )
     assert (found.batch_rows, found.batch_seconds, found.keep_payloads) == (100, 5, True)
+    assert (found.shadow_share, ServingSettings().shadow_share) == (1, 0.05)
     assert found.max_buffer_rows == ServingSettings().max_buffer_rows == 50_000
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     assert ServingSettings.from_settings(config.resolve(tmp_path, environ={})) == ServingSettings()
@@ -95,6 +98,8 @@ def test_serving_settings_are_read_from_the_project_over_the_defaults(tmp_path: 
         ("batch_seconds = -1", "batch_seconds under [tool.nbops.serving]"),
         ('heartbeat_seconds = "10"', "must be a number of seconds > 0, not '10'"),
         ('keep_payloads = "yes"', "must be true or false, not 'yes'"),
+        ("shadow_share = 0", "must be a fraction above 0 and at most 1 (0.05 is 5 % of one core), not 0."),
+        ("shadow_share = 1.5", "must be a fraction above 0 and at most 1 (0.05 is 5 % of one core), not 1.5"),
         ("batch_rows = 100\nmax_buffer_rows = 10", "max_buffer_rows (10) must be at least batch_rows (100)"),
     ],
 )

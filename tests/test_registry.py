@@ -107,6 +107,28 @@ def _stored_card(uri: str, name: str, version: int) -> str:
     return Path(client.download_artifacts(run_id, f"model_cards/{name}/v{version}/model_card.md")).read_text()
 
 
+def test_model_aliases_reads_what_mlflow_has_for_a_server_to_follow(tracking_uri, fitted, data) -> None:
+    from mlflow.exceptions import MlflowException
+
+    from nbops import store
+    from nbops.registry.versions import model_aliases
+
+    for _ in range(2):
+        registry.register(fitted, "followed", data=data[0])
+    client = store.client()
+    assert model_aliases(client, "followed") == {}
+    registry.promote("followed", 1, "champion", "first")
+    registry.promote("followed", 2, "challenger", "try it")
+    assert model_aliases(client, "followed") == {"champion": "1", "challenger": "2"}
+    registry.promote("followed", 2, "champion", "better")
+    expected = {
+        k: str(v) for k, v in MlflowClient(tracking_uri).get_registered_model("followed").aliases.items()
+    }
+    assert model_aliases(client, "followed") == expected == {"champion": "2", "challenger": "2"}
+    with pytest.raises(MlflowException, match="not found"):
+        model_aliases(client, "nobody")
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [

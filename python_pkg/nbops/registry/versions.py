@@ -114,6 +114,39 @@ def alias_holder(name: str, alias: str, start: _Start = None) -> str | None:
     return None if held is None else str(held)
 
 
+def model_aliases(client: Any, name: str) -> dict[str, str]:
+    """``alias → version`` of model ``name``, cheap enough to poll; MLflow's error for a missing model.
+
+    A server following its aliases asks this every second. ``get_registered_model`` loads every
+    version, tag and alias through MLflow's ORM, several ms of CPU taken from the requests; on a
+    SQL store one indexed query on MLflow's alias table does, about a seventh of that. A tracking
+    server, MLflow internals that moved (``store.internals_changed``), or no alias found (a model
+    without aliases, or none at all, answered as MLflow answers it) get the public call.
+    """
+    registry_store = store.sql_registry_store(client)
+    if registry_store is not None:
+        try:
+            found = _sql_aliases(registry_store, name)
+        except Exception as exc:
+            if not store.internals_changed(exc):
+                raise
+        else:
+            if found:
+                return found
+    return {alias: str(held) for alias, held in client.get_registered_model(name).aliases.items()}
+
+
+def _sql_aliases(registry_store: Any, name: str) -> dict[str, str]:
+    import sqlalchemy as sa
+    from mlflow.store.model_registry.dbmodels.models import SqlRegisteredModelAlias
+
+    table = SqlRegisteredModelAlias.__table__.c
+    where = [table.name == name, *registry_store._get_workspace_clauses(SqlRegisteredModelAlias)]
+    with registry_store.ManagedSessionMaker() as session:
+        rows = session.connection().execute(sa.select(table.alias, table.version).where(*where)).all()
+    return {str(alias): str(version) for alias, version in rows}
+
+
 def aliases_of(name: str, version: str, start: _Start = None) -> list[str]:
     model = store.client(start).get_registered_model(name)
     return sorted(alias for alias, held in model.aliases.items() if str(held) == str(version))

@@ -5,7 +5,7 @@ one model; nbops builds one per served version and puts :class:`Dispatcher` in f
 picks the version (champion, or a canary by the request ID's hash), enforces the bearer token and
 the body limit, stamps ``X-Nbops-Model-Version`` and ``X-Request-Id`` on the answer, hands the
 exchange to the inference log, and copies the request to the shadow version after the client has
-its answer. The protocol itself (formats, 400 JSON errors) stays MLflow's.
+its answer (``shadow.py``). The protocol itself (formats, 400 JSON errors) stays MLflow's.
 
 The features and predictions reach the inference log without parsing the body twice:
 :class:`CapturingModel` sits between MLflow's app and the real model and writes them into the
@@ -18,11 +18,9 @@ import asyncio
 import hmac
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -51,6 +49,7 @@ class Served(Protocol):
 
     version: str
     app: ASGIApp
+    model: CapturingModel
 
 
 class ServingState(Protocol):
@@ -62,7 +61,7 @@ class ServingState(Protocol):
     shadow: str | None
     token: str | None
     settings: Any
-    shadow_runner: ShadowRunner | None
+    shadow_runner: ShadowCopies | None
 
     def record(self, version: str, exchange: Exchange, status: int, latency_ms: float) -> None: ...
     def status(self) -> dict[str, Any]: ...
@@ -71,12 +70,21 @@ class ServingState(Protocol):
     def close(self) -> None: ...
 
 
+class ShadowCopies(Protocol):
+    """Where the dispatcher hands a copy of each answered request (``nbops.serving.shadow``)."""
+
+    def submit(
+        self, shadow: Served, answered: Served, scope: Scope, body: bytes, exchange: Exchange, *, busy: bool
+    ) -> None: ...
+
+
 @dataclass
 class Exchange:
     """What one request left behind for the inference log (filled in by :class:`CapturingModel`)."""
 
     request_id: str
     features: Any = None
+    params: dict[str, Any] | None = None
     predictions: Any = None
     model_error: str | None = None
 
@@ -106,6 +114,8 @@ class CapturingModel:
         from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
 
         exchange = _CURRENT.get()
+        if exchange is not None:
+            exchange.params = params
         try:
             predictions = self._model.predict(data, params=params)
         except MlflowException:
@@ -166,6 +176,7 @@ class Dispatcher:
 
     def __init__(self, engine: ServingState) -> None:
         self.engine = engine
+        self.in_flight = 0  # requests between their body and their answer (read on the event loop only)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -219,6 +230,7 @@ class Dispatcher:
         exchange = Exchange(request_id)
         status: list[int] = [500]
         token = _CURRENT.set(exchange)
+        self.in_flight += 1
         try:
             await served.app(
                 dict(scope),
@@ -226,11 +238,12 @@ class Dispatcher:
                 _stamping(send, served.version, request_id, exchange, status),
             )
         finally:
+            self.in_flight -= 1
             _CURRENT.reset(token)
             engine.record(served.version, exchange, status[0], (time.perf_counter() - began) * 1000.0)
         shadow = slots.get(engine.shadow) if engine.shadow else None
         if shadow is not None and engine.shadow_runner is not None:
-            engine.shadow_runner.submit(shadow, scope, body, request_id)
+            engine.shadow_runner.submit(shadow, served, scope, body, exchange, busy=self.in_flight > 0)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         """Start the background work (deployment record, follower) with the server; close it last."""
@@ -336,83 +349,3 @@ def _stamping(
         await send(message)
 
     return stamped
-
-
-class ShadowRunner:
-    """Copies of requests to the shadow version, on an event loop and thread pool of their own.
-
-    The shadow never shares a thread with the champion's requests: a shadow that sleeps holds only
-    its own pool, at most ``max_in_flight`` copies run at once, and copies beyond that are dropped
-    and counted rather than queued. One at a time by default: on a busy machine every shadow
-    prediction takes CPU from the champion's, so under load the shadow sees a sample of the
-    traffic (``dropped`` says how much it missed) instead of slowing every answer. Its answers go
-    to the inference log under the shadow version.
-    """
-
-    def __init__(self, record: Callable[[str, Exchange, int, float], None], max_in_flight: int = 1) -> None:
-        self._record = record
-        self._max = max_in_flight
-        self._lock = threading.Lock()
-        self.in_flight = self.sent = self.failed = self.dropped = 0
-        self._loop = asyncio.new_event_loop()
-        self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="nbops-shadow")
-        self._loop.set_default_executor(self._pool)
-        self._thread = threading.Thread(target=self._loop.run_forever, name="nbops-shadow-loop", daemon=True)
-        self._thread.start()
-
-    def stats(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                "sent": self.sent,
-                "failed": self.failed,
-                "dropped": self.dropped,
-                "in_flight": self.in_flight,
-            }
-
-    def submit(self, served: Any, scope: Scope, body: bytes, request_id: str) -> None:
-        with self._lock:
-            if self.in_flight >= self._max or self._loop.is_closed():
-                self.dropped += 1
-                return
-            self.in_flight += 1
-            self.sent += 1
-        asyncio.run_coroutine_threadsafe(self._run(served, dict(scope), body, request_id), self._loop)
-
-    async def _run(self, served: Any, scope: Scope, body: bytes, request_id: str) -> None:
-        exchange = Exchange(request_id)
-        _CURRENT.set(exchange)  # this task's own context: the champion's exchange is not touched
-        status = [500]
-        began = time.perf_counter()
-
-        given = [False]
-
-        async def receive() -> Message:
-            if not given[0]:
-                given[0] = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)  # no client to hang up: the app stops listening when it answers
-            return {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-
-        try:
-            await served.app(scope, receive, send)
-        except Exception:
-            _log.exception("shadow version %s failed on request %s", served.version, request_id)
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-                if status[0] >= 500:
-                    self.failed += 1
-            self._record(served.version, exchange, status[0], (time.perf_counter() - began) * 1000.0)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Let copies in flight finish for up to ``timeout`` seconds, then stop the loop."""
-        deadline = time.monotonic() + timeout
-        while self.in_flight and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=1.0)
-        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, NbopsError, NotFound
-from .app import ASGIApp, CapturingModel, Exchange, ShadowRunner
+from .app import ASGIApp, CapturingModel, Exchange
 from .following import Follower, Ticker, first_line
+from .heap import freeze_loaded
 from .inference_log import _rows
 from .routing import check_split
+from .shadow import ShadowRunner
 
 _log = logging.getLogger("nbops.serving")
 
@@ -142,7 +144,7 @@ class Engine:
 
         self.log = InferenceLog(self.name, self.settings, start=self.start_dir)
         if self.shadow:
-            self.shadow_runner = ShadowRunner(self.record)
+            self.shadow_runner = ShadowRunner(self.record, share=self.settings.shadow_share)
         self.deployment_id = register_deployment(
             model=self.name,
             alias=self.alias,
@@ -160,6 +162,10 @@ class Engine:
         if self.analysis is not None:
             self.analysis.begin()
             self._threads.append(Ticker(self.settings.poll_seconds, self.analysis.tick, "nbops-serve-canary"))
+        # What the first monitoring batch imports is loaded now, so it is frozen with the rest.
+        from ..monitoring import alerting, batches  # noqa: F401
+
+        freeze_loaded()
         for thread in self._threads:
             thread.start()
 

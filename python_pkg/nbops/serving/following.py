@@ -1,7 +1,7 @@
 """Keeping a running server in step with the registry: alias following and heartbeats.
 
 Promoting or rolling back an alias is the whole deployment: the follower re-reads the model's
-aliases every ``poll_seconds`` (one store call for all of them), loads a version the alias moved to
+aliases every ``poll_seconds`` (one indexed query for all of them), loads a version the alias moved to
 *beside* the one serving, warms it, and only then swaps it in. A version that cannot load never
 replaces a working one: the old version keeps serving, and the failure is kept in the server's
 status and logged (nbops' alerting opens alerts from monitoring rules only, so there is no alert
@@ -14,6 +14,8 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from .heap import freeze_loaded
 
 _log = logging.getLogger("nbops.serving")
 
@@ -53,16 +55,25 @@ class Follower(Ticker):
     """
 
     def __init__(self, engine: Any, poll_seconds: float) -> None:
-        super().__init__(poll_seconds, self.check, "nbops-serve-follower")
+        super().__init__(poll_seconds, self.tick, "nbops-serve-follower")
         self.engine = engine
+        self._swapped = False
+
+    def tick(self) -> None:
+        """One pass; the first after a swap settles the heap, the old version's requests done by then."""
+        if self._swapped:
+            self._swapped = False
+            freeze_loaded()
+        self.check()
 
     def check(self) -> None:
         """One pass: read the aliases once, load and swap each one that moved."""
         from .. import store
+        from ..registry.versions import model_aliases
 
         engine = self.engine
         try:
-            aliases = store.client(engine.start_dir).get_registered_model(engine.name).aliases
+            aliases = model_aliases(store.client(engine.start_dir), engine.name)
         except Exception as exc:  # store away: keep serving what we have
             engine.poll_error = f"{type(exc).__name__}: {first_line(exc)}"
             return
@@ -71,7 +82,6 @@ class Follower(Ticker):
             holder = aliases.get(alias)
             if holder is None or self._stopped.is_set():
                 continue  # an alias removed keeps its last version serving
-            holder = str(holder)
             current = engine.slots[alias].version
             if holder == current:
                 engine.failures.pop(alias, None)  # moved back to what serves
@@ -84,3 +94,4 @@ class Follower(Ticker):
                 engine.failed(alias, holder, exc)
                 continue
             engine.swap(served)
+            self._swapped = True

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, NbopsError
+from .heap import skip_final_collection
 
 SPEC_ENV = "NBOPS_SERVE_SPEC"
 TOKEN_ENV = "NBOPS_SERVE_TOKEN"
@@ -116,7 +117,7 @@ def run(
         print(f"nbops serve: {name}@{alias} at {url} ({workers} workers)", flush=True)
         from uvicorn.supervisors import Multiprocess
 
-        _exit_without_final_collection()
+        skip_final_collection()
         Multiprocess(config, sockets=[sock]).run()
         _reap_resource_tracker()
         return
@@ -132,27 +133,11 @@ def run(
     server = uvicorn.Server(uvicorn.Config(Dispatcher(engine), **options))
     # uvicorn re-raises SIGTERM once it has shut down gracefully; a stop asked for is a clean exit (0).
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    _exit_without_final_collection()
+    skip_final_collection()
     try:
         server.run(sockets=[sock])
     finally:
         engine.close()  # already done by the lifespan unless start-up failed
-
-
-def _exit_without_final_collection() -> None:
-    """Skip the garbage collection of the whole heap when this server process exits.
-
-    A server's heap holds MLflow, pandas, scikit-learn and the loaded models: the interpreter's
-    final collection walks all of it and took about 1.5 s of every stop here, after the requests
-    in flight had finished, the inference log was flushed and the deployment record ended.
-    ``gc.freeze()`` at exit moves those objects out of the collector's sight, so the process ends
-    at once; nothing is lost, since everything that must be written has been written by then
-    (the lifespan's ``Engine.close``) and the standard streams are still flushed by the interpreter.
-    Registered only once a server actually runs, in the process that runs it (and in each worker).
-    """
-    import gc
-
-    atexit.register(gc.freeze)
 
 
 def _reap_resource_tracker() -> None:
@@ -183,7 +168,7 @@ def worker_app() -> Any:
         start=spec["start"] or None,
     )
     engine.load()
-    _exit_without_final_collection()
+    skip_final_collection()
     return Dispatcher(engine)
 
 

@@ -32,6 +32,7 @@ class ServingSettings:
     max_body_bytes: int = 10 * 1024 * 1024
     poll_seconds: float = 1.0  # how often the alias is re-read
     heartbeat_seconds: float = 10.0
+    shadow_share: float = 0.05  # most of one core a shadow may use while requests wait
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -70,6 +71,7 @@ _RULES: dict[str, tuple[str, float, bool]] = {
     "max_body_bytes": ("int", 1, True),
     "poll_seconds": ("float", 0, False),
     "heartbeat_seconds": ("float", 0, False),
+    "shadow_share": ("share", 0, False),
 }
 
 
@@ -86,7 +88,11 @@ def _check(key: str, value: Any, where: str) -> None:
         and not isinstance(value, bool)
         and math.isfinite(value)
         and (value >= low if inclusive else value > low)
+        and (kind != "share" or value <= 1)
     )
     if not fits:
-        wanted = f"a whole number >= {low}" if kind == "int" else f"a number of seconds > {low}"
+        wanted = {
+            "int": f"a whole number >= {low}",
+            "share": "a fraction above 0 and at most 1 (0.05 is 5 % of one core)",
+        }.get(kind, f"a number of seconds > {low}")
         raise ConfigError(f"{key} under {TABLE}{where} must be {wanted}, not {value!r}.")

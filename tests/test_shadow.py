@@ -84,34 +84,32 @@ def scope_and_body(frame: pd.DataFrame) -> tuple[dict, bytes]:
     return scope, body
 
 
-def test_a_shadow_with_the_champions_columns_scores_the_input_already_parsed(versions) -> None:
-    frame = versions["X"].head(3)
-    exchange = answered(versions["champion"], frame, "req-1")
+def copy_once(versions: dict, shadow: str, frame: pd.DataFrame, request_id: str):
+    """Answer ``frame`` with the champion, copy it to ``shadow`` on an idle server; what was recorded."""
+    exchange = answered(versions["champion"], frame, request_id)
     recorder = Recorder()
     runner = ShadowRunner(recorder)
     try:
         scope, body = scope_and_body(frame)
-        runner.submit(versions["challenger"], versions["champion"], scope, body, exchange, busy=False)
+        runner.submit(versions[shadow], versions["champion"], scope, body, exchange, busy=False)
         ((version, copy, status),) = recorder.wait(1)
     finally:
         runner.close()
+    return exchange, version, copy, status, runner.stats()
+
+
+def test_a_shadow_with_the_champions_columns_scores_the_input_already_parsed(versions) -> None:
+    frame = versions["X"].head(3)
+    exchange, version, copy, status, stats = copy_once(versions, "challenger", frame, "req-1")
     assert (version, status, copy.request_id) == ("2", 200, "req-1")
     assert copy.features is exchange.features  # parsed once, for both versions
     assert np.array_equal(copy.predictions, versions["second"].predict(frame))
-    assert runner.stats() == {"sent": 1, "failed": 0, "dropped": 0, "in_flight": 0}
+    assert stats == {"sent": 1, "failed": 0, "dropped": 0, "in_flight": 0}
 
 
 def test_a_shadow_with_another_schema_parses_the_request_body_itself(versions) -> None:
     frame = versions["X"].head(2)
-    exchange = answered(versions["champion"], frame, "req-2")
-    recorder = Recorder()
-    runner = ShadowRunner(recorder)
-    try:
-        scope, body = scope_and_body(frame)
-        runner.submit(versions["unsigned"], versions["champion"], scope, body, exchange, busy=False)
-        ((version, copy, status),) = recorder.wait(1)
-    finally:
-        runner.close()
+    exchange, version, copy, status, _ = copy_once(versions, "unsigned", frame, "req-2")
     assert (version, status) == ("3", 200)
     assert copy.features is not exchange.features  # MLflow's app parsed the body for the shadow
     assert np.array_equal(np.asarray(copy.predictions), versions["second"].predict(frame))

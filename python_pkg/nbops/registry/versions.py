@@ -109,9 +109,7 @@ def alias_holder(name: str, alias: str, start: _Start = None) -> str | None:
     client = store.client(start)
     if prompt_name(name) is not None:
         return _prompt_alias_holder(client, name, alias)
-    model = client.get_registered_model(name)
-    held = model.aliases.get(alias)
-    return None if held is None else str(held)
+    return model_aliases(client, name).get(alias)
 
 
 def model_aliases(client: Any, name: str) -> dict[str, str]:
@@ -148,8 +146,8 @@ def _sql_aliases(registry_store: Any, name: str) -> dict[str, str]:
 
 
 def aliases_of(name: str, version: str, start: _Start = None) -> list[str]:
-    model = store.client(start).get_registered_model(name)
-    return sorted(alias for alias, held in model.aliases.items() if str(held) == str(version))
+    held = model_aliases(store.client(start), name)
+    return sorted(alias for alias, holder in held.items() if holder == str(version))
 
 
 def resolve_model(model_uri: str, start: _Start = None) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .app import _CURRENT, Exchange, Message, Scope
+from .app import _CURRENT, Exchange, Message, Scope, _replay
 
 _log = logging.getLogger("nbops.serving")
 
@@ -138,21 +138,13 @@ class ShadowRunner:
         _CURRENT.set(exchange)  # this task's own context: the champion's exchange is not touched
         status = [500]
         began = time.perf_counter()
-        given = [False]
-
-        async def receive() -> Message:
-            if not given[0]:
-                given[0] = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)  # no client to hang up: the app stops listening when it answers
-            return {"type": "http.disconnect"}
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
 
         try:
-            await shadow.app(scope, receive, send)
+            await shadow.app(scope, _replay(body, _no_client), send)
         except Exception:
             _log.exception("shadow version %s failed on request %s", shadow.version, request_id)
         finally:
@@ -176,3 +168,9 @@ class ShadowRunner:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=1.0)
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _no_client() -> Message:
+    """What a copy's app hears after the body: no client to hang up; it stops listening when it answers."""
+    await asyncio.sleep(3600)
+    return {"type": "http.disconnect"}
